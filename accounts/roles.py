@@ -1,0 +1,49 @@
+"""The five roles as Django groups, and the permissions each one carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+VIEWER = "viewer"
+REQUESTER = "requester"
+APPROVER = "approver"
+OPERATOR = "operator"
+ADMIN = "admin"
+ROLES = (VIEWER, REQUESTER, APPROVER, OPERATOR, ADMIN)
+
+_READ = ["clusters.view_cluster", "audit.view_auditevent"]
+
+# Each role lists everything it may do; "viewer" reads, the others read and add their own verbs.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    VIEWER: _READ,
+    REQUESTER: _READ,
+    APPROVER: _READ,
+    OPERATOR: [*_READ, "clusters.check_cluster"],
+    ADMIN: [
+        *_READ,
+        "clusters.check_cluster",
+        "clusters.add_cluster",
+        "clusters.change_cluster",
+        "clusters.delete_cluster",
+    ],
+}
+
+
+def sync_role_groups(apps: Any) -> None:
+    """Create the groups and give each exactly its permissions; used by data migrations."""
+    from django.contrib.auth.management import create_permissions
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    # Permissions are normally created after all migrations ran; create them now so groups can hold them.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        permissions = []
+        for name in names:
+            app_label, codename = name.split(".")
+            permissions.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        group.permissions.set(permissions)

@@ -1,0 +1,96 @@
+"""The hash chain: canonical form of an event, its HMAC, and verification of a run of events."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical(fields: dict[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def hashed_fields(
+    *,
+    sequence: int,
+    created_at: datetime,
+    actor_type: str,
+    actor_id: int | None,
+    actor_name: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    cluster_id: int | None,
+    cluster_name: str,
+    request_id: str,
+    details: Any,
+) -> dict[str, Any]:
+    return {
+        "sequence": sequence,
+        "created_at": created_at.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+        "actor_type": actor_type,
+        "actor_id": actor_id,
+        "actor_name": actor_name,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "cluster_id": cluster_id,
+        "cluster_name": cluster_name,
+        "request_id": request_id,
+        "details": details,
+    }
+
+
+def event_hash(key: str, fields: dict[str, Any], prev_hash: str) -> str:
+    message = canonical({"event": fields, "prev_hash": prev_hash})
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    checked: int
+    last_sequence: int | None
+    broken_sequence: int | None = None
+    problem: str = ""
+
+
+def verify(key: str, events: Iterable[Any], *, start_hash: str | None = None) -> Verification:
+    """Walk events in sequence order; the first event may continue from start_hash (kept after retention)."""
+    expected_prev = start_hash
+    expected_sequence: int | None = None
+    checked = 0
+    last: int | None = None
+    for event in events:
+        if expected_sequence is not None and event.sequence != expected_sequence:
+            return Verification(False, checked, last, event.sequence, f"sequence gap: expected {expected_sequence}")
+        if expected_prev is not None and event.prev_hash != expected_prev:
+            return Verification(False, checked, last, event.sequence, "prev_hash does not match the previous event")
+        fields = hashed_fields(
+            sequence=event.sequence,
+            created_at=event.created_at,
+            actor_type=event.actor_type,
+            actor_id=event.actor_id,
+            actor_name=event.actor_name,
+            action=event.action,
+            object_type=event.object_type,
+            object_id=event.object_id,
+            cluster_id=event.cluster_id,
+            cluster_name=event.cluster_name,
+            request_id=event.request_id,
+            details=event.details,
+        )
+        if not hmac.compare_digest(event_hash(key, fields, event.prev_hash), event.hash):
+            return Verification(False, checked, last, event.sequence, "hash does not match the event's content")
+        expected_prev = event.hash
+        expected_sequence = event.sequence + 1
+        checked += 1
+        last = event.sequence
+    return Verification(True, checked, last)

@@ -1,0 +1,41 @@
+"""URL routes: pages, the REST API under /api/v1/, its schema and docs."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from accounts import views as account_views
+from accounts.forms import LoginForm
+from audit import views as audit_views
+from clusters import views as cluster_views
+from clusters.api import ClusterViewSet
+from config import views as core_views
+
+router = DefaultRouter()
+router.register("clusters", ClusterViewSet, basename="cluster")
+
+urlpatterns = [
+    path("", core_views.dashboard, name="dashboard"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="accounts/login.html", authentication_form=LoginForm),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/", account_views.account, name="account"),
+    path("clusters/", cluster_views.cluster_index, name="cluster-list"),
+    path("clusters/add/", cluster_views.cluster_add, name="cluster-add"),
+    path("clusters/<int:pk>/", cluster_views.cluster_detail, name="cluster-detail"),
+    path("clusters/<int:pk>/edit/", cluster_views.cluster_edit, name="cluster-edit"),
+    path("clusters/<int:pk>/delete/", cluster_views.cluster_delete, name="cluster-delete"),
+    path("clusters/<int:pk>/check/", cluster_views.cluster_check, name="cluster-check"),
+    path("audit/", audit_views.audit_index, name="audit"),
+    path("requests/", core_views.coming_soon, {"page": "Requests"}, name="requests"),
+    path("approvals/", core_views.coming_soon, {"page": "Approvals"}, name="approvals"),
+    path("schedule/", core_views.coming_soon, {"page": "Schedule"}, name="schedule"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+]

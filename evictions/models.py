@@ -1,0 +1,1 @@
+"""Eviction models live here; EvictionRequest, PodEviction and EvictionAttempt arrive with the engine."""
