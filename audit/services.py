@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import connection, models
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -61,9 +61,12 @@ def audit_record(
 
     # Updating the head row first takes its lock (PostgreSQL) or the write lock (SQLite), so concurrent
     # writers append one after another and the chain never forks.
-    locked = AuditChainHead.objects.filter(pk=1).update(last_sequence=F("last_sequence") + 1)
-    if not locked:
-        AuditChainHead.objects.create(pk=1, last_sequence=1)
+    if not AuditChainHead.objects.filter(pk=1).update(last_sequence=F("last_sequence") + 1):
+        try:
+            with transaction.atomic():  # a savepoint: losing the race to create the head is not an error
+                AuditChainHead.objects.create(pk=1, last_sequence=1)
+        except IntegrityError:
+            AuditChainHead.objects.filter(pk=1).update(last_sequence=F("last_sequence") + 1)
     head = AuditChainHead.objects.get(pk=1)
     now = timezone.now()
     fields = hashed_fields(

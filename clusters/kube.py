@@ -172,12 +172,15 @@ def _describe_transport_error(error: BaseException, endpoint: Endpoint) -> KubeE
         return KubeError(ErrorKind.TLS, f"TLS verification failed for {host}: {detail}. Check the CA bundle.")
     if isinstance(reason, urllib3.exceptions.NameResolutionError):
         return KubeError(ErrorKind.DNS, f"The host name in {host} could not be resolved.")
-    if isinstance(reason, (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError)):
-        return KubeError(ErrorKind.TIMEOUT, f"{host} did not answer in time.")
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3 2, so it is tested first.
     if isinstance(reason, urllib3.exceptions.NewConnectionError):
         if "refused" in text.lower():
             return KubeError(ErrorKind.REFUSED, f"Connection refused by {host}: nothing listens on that port.")
+        if "timed out" in text.lower():
+            return KubeError(ErrorKind.TIMEOUT, f"{host} did not accept a connection in time.")
         return KubeError(ErrorKind.CONNECTION, f"Could not connect to {host}.")
+    if isinstance(reason, (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError)):
+        return KubeError(ErrorKind.TIMEOUT, f"{host} did not answer in time.")
     if isinstance(reason, urllib3.exceptions.ProtocolError):
         return KubeError(ErrorKind.CONNECTION, f"{host} closed the connection without a complete answer.")
     return KubeError(ErrorKind.CONNECTION, f"Could not talk to {host} ({type(reason).__name__}).")

@@ -120,6 +120,8 @@ except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
 if _database["ENGINE"] == "django.db.backends.sqlite3":
     _database["CONN_MAX_AGE"] = 0
+    # Tests use a file, not memory, so a real Celery worker and the live server see the same data.
+    _database["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
     # IMMEDIATE takes the write lock when a transaction starts, so the web server, the worker and beat
     # queue for it instead of failing with "database is locked" half-way through a change.
     _database["OPTIONS"] = {

@@ -1,0 +1,38 @@
+"""factory_boy factories for users and clusters."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from clusters.models import Cluster, CredentialKind, Credentials
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def roles(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+        if create and extracted:
+            self.groups.set(Group.objects.filter(name__in=extracted))
+        if create:
+            self.save()
+
+
+class ClusterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cluster
+
+    name = factory.Sequence(lambda n: f"cluster-{n}")
+    api_url = factory.Sequence(lambda n: f"https://k8s-{n}.example.com:6443")
+    credential_kind = CredentialKind.TOKEN
+    credentials_secret = factory.Sequence(lambda n: Credentials(token=f"factory-token-{n}").to_json())
