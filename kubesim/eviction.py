@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from kubesim import objects as o
 from kubesim.state import PodSim, Store, monotonic
@@ -72,7 +72,7 @@ def evict(
     raw_body: bytes,
     query_dry_run: list[str] | None = None,
     *,
-    pdb_conflict: bool = False,
+    pdb_conflict: Callable[[], bool] | None = None,
 ) -> Answer:
     """Decide and apply one eviction. The caller must hold store.lock."""
     eviction, err = _parse_eviction(store, raw_body)
@@ -172,13 +172,14 @@ def evict(
             "message": f"The disruption budget {pdb_name} needs {status.get('desiredHealthy', 0)} "
                        f"healthy pods and has {status.get('currentHealthy', 0)} currently",
         }]))
-    if pdb_conflict:
+    if dry_run:
+        return allow()
+    # Conflicts happen on the PDB status update, which a dry run never makes.
+    if pdb_conflict is not None and pdb_conflict():
         answer = _fail(o.gateway_timeout(
             f'couldn\'t update PodDisruptionBudget "{pdb_name}" due to conflicts', 10))
         answer.headers["Retry-After"] = "10"
         return answer
-    if dry_run:
-        return allow()
     status["disruptionsAllowed"] = allowed - 1
     if allowed - 1 == 0:
         holder = {"status": status}

@@ -171,6 +171,8 @@ class Store:
         return [obj for _, obj in items]
 
     def pods_in(self, namespace: str) -> list[Obj]:
+        if not namespace:
+            return []  # "" is the scheduler's wake-up marker, not "all namespaces"
         return self.list("pods", namespace)
 
     def events_since(self, rv: int) -> list[Event]:
