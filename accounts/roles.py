@@ -37,9 +37,12 @@ def sync_role_groups(apps: Any) -> None:
     Permission = apps.get_model("auth", "Permission")
     # Permissions are normally created after all migrations ran; create them now so groups can hold them.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        original = app_config.models_module
+        app_config.models_module = original or True  # historical app configs have none; Django skips those
+        try:
+            create_permissions(app_config, apps=apps, verbosity=0)
+        finally:
+            app_config.models_module = original
     for role, names in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
         permissions = []

@@ -35,7 +35,7 @@ urlpatterns = [
     path("requests/", core_views.coming_soon, {"page": "Requests"}, name="requests"),
     path("approvals/", core_views.coming_soon, {"page": "Approvals"}, name="approvals"),
     path("schedule/", core_views.coming_soon, {"page": "Schedule"}, name="schedule"),
-    path("api/v1/", include(router.urls)),
+    path("api/v1/", include((router.urls, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Group
+
+from accounts.roles import ROLES, sync_role_groups
 
 from clusters.models import Cluster, CredentialKind, Credentials
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+def ensure_role_groups() -> None:
+    """Transactional tests flush tables, data-migration rows included; put the role groups back."""
+    if Group.objects.filter(name__in=ROLES).count() < len(ROLES):
+        sync_role_groups(django_apps)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -23,6 +32,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def roles(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
         if create and extracted:
+            ensure_role_groups()
             self.groups.set(Group.objects.filter(name__in=extracted))
         if create:
             self.save()
