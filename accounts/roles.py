@@ -37,7 +37,7 @@ def sync_role_groups(apps: Any) -> None:
     Permission = apps.get_model("auth", "Permission")
     # Permissions are normally created after all migrations ran; create them now so groups can hold them.
     for app_config in apps.get_app_configs():
-        original = app_config.models_module
+        original = getattr(app_config, "models_module", None)
         app_config.models_module = original or True  # historical app configs have none; Django skips those
         try:
             create_permissions(app_config, apps=apps, verbosity=0)
