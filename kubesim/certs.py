@@ -32,7 +32,7 @@ def generate() -> CertBundle:
     EC P-256 rather than RSA: key generation takes microseconds (tests start many simulators)
     and handshakes are cheaper, which matters for the throughput target.
     """
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     not_before = now - datetime.timedelta(hours=1)
     not_after = now + datetime.timedelta(days=365)
 

@@ -105,7 +105,7 @@ class Controllers:
         while not self._stop.wait(TICK_SECONDS):
             try:
                 reconcile(self.store)
-            except Exception:  # noqa: BLE001 - a bad tick must not kill time itself
+            except Exception:
                 import traceback
 
                 traceback.print_exc()

@@ -13,14 +13,14 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def now_iso(offset_seconds: float = 0.0) -> str:
-    moment = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+    moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(
         seconds=offset_seconds
     )
     return moment.strftime(TIME_FORMAT)
 
 
 def parse_iso(value: str) -> datetime.datetime:
-    return datetime.datetime.strptime(value, TIME_FORMAT).replace(tzinfo=datetime.timezone.utc)
+    return datetime.datetime.strptime(value, TIME_FORMAT).replace(tzinfo=datetime.UTC)
 
 
 def new_uid() -> str:

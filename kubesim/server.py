@@ -93,7 +93,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
         self.server.track(self.request, False)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log is kept in memory (/_kubesim/requests), not on stderr
 
     def handle_one_request(self) -> None:
@@ -190,7 +190,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._api_entry(method, path, query, body)
         except (ConnectionError, TimeoutError, BrokenPipeError):
             self.close_connection = True
-        except Exception as exc:  # noqa: BLE001 - answer with a Status, never a traceback
+        except Exception as exc:
             traceback.print_exc(file=sys.stderr)
             self.close_connection = True
             try:

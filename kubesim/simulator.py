@@ -14,9 +14,8 @@ from typing import Any
 import yaml
 
 from kubesim import builders as b
-from kubesim import certs
+from kubesim import certs, scenarios
 from kubesim import objects as o
-from kubesim import scenarios
 from kubesim.controllers import Controllers, reconcile
 from kubesim.state import WORKLOAD_RESOURCES, Fault, PodSim, Store, WorkloadSim, monotonic
 
@@ -154,7 +153,7 @@ class Simulator:
 
     # --- faults ------------------------------------------------------------------------------
 
-    def inject_fault(self, type: str, count: int | None = 1, path: str | None = None,  # noqa: A002
+    def inject_fault(self, type: str, count: int | None = 1, path: str | None = None,
                      method: str | None = None, retry_after: int = 1, latency: float = 0.0,
                      message: str | None = None) -> Obj:
         """Make the next `count` matching API requests fail (count None: until cleared).

@@ -7,8 +7,9 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from kubesim import objects as o
 from kubesim.selectors import selector_matches

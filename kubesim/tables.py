@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from kubesim import objects as o
 
@@ -15,7 +16,7 @@ def age(timestamp: str | None) -> str:
         return "<unknown>"
     import datetime
 
-    seconds = int((datetime.datetime.now(datetime.timezone.utc) - o.parse_iso(timestamp))
+    seconds = int((datetime.datetime.now(datetime.UTC) - o.parse_iso(timestamp))
                   .total_seconds())
     if seconds < 0:
         return "0s"

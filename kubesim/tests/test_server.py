@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kubesim import Simulator
-from kubesim.tests.conftest import Raw, eviction_body, pod_named
+from kubesim.tests.conftest import Raw, eviction_body
 
 
 def assert_status(body: dict, code: int, reason: str) -> None:
