@@ -13,6 +13,7 @@ from accounts.services import api_token_regenerate
 
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
+    assert request.user.is_authenticated  # login_required; narrows the type
     new_token = api_token_regenerate(actor=request.user) if request.method == "POST" else None
     has_token = Token.objects.filter(user=request.user).exists()
     return render(

@@ -7,7 +7,7 @@ import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -34,7 +34,7 @@ def hashed_fields(
 ) -> dict[str, Any]:
     return {
         "sequence": sequence,
-        "created_at": created_at.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+        "created_at": created_at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor_type": actor_type,
         "actor_id": actor_id,
         "actor_name": actor_name,

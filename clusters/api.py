@@ -28,14 +28,27 @@ class StrictSerializer(serializers.Serializer):
 
 
 class ClusterSerializer(serializers.ModelSerializer):
-    status = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True)  # type: ignore[assignment]
 
     class Meta:
         model = Cluster
         fields = [
-            "id", "name", "api_url", "ca_pem", "credential_kind", "qps_limit", "paused", "paused_reason",
-            "status", "reachable", "server_version", "eviction_api_version", "last_error", "last_checked_at",
-            "created_at", "updated_at",
+            "id",
+            "name",
+            "api_url",
+            "ca_pem",
+            "credential_kind",
+            "qps_limit",
+            "paused",
+            "paused_reason",
+            "status",
+            "reachable",
+            "server_version",
+            "eviction_api_version",
+            "last_error",
+            "last_checked_at",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -45,8 +58,11 @@ class ClusterCreateSerializer(StrictSerializer):
     api_url = serializers.CharField(max_length=2048, required=False, allow_blank=True, default="")
     ca_pem = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     token = serializers.CharField(required=False, allow_blank=True, default="", write_only=True)
-    kubeconfig = serializers.CharField(required=False, allow_blank=True, default="", write_only=True, trim_whitespace=False)
-    context = serializers.CharField(max_length=253, required=False, allow_blank=True, default="")
+    kubeconfig = serializers.CharField(
+        required=False, allow_blank=True, default="", write_only=True, trim_whitespace=False
+    )
+    # DRF's metaclass moves declared fields into _declared_fields, so this does not shadow Serializer.context.
+    context = serializers.CharField(max_length=253, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     qps_limit = serializers.IntegerField(required=False, default=10, min_value=1, max_value=services.MAX_QPS)
 
 
@@ -92,8 +108,11 @@ class ClusterViewSet(
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         connection = services.connection_from_input(
-            api_url=data["api_url"], ca_pem=data["ca_pem"], token=data["token"],
-            kubeconfig=data["kubeconfig"], context=data["context"],
+            api_url=data["api_url"],
+            ca_pem=data["ca_pem"],
+            token=data["token"],
+            kubeconfig=data["kubeconfig"],
+            context=data["context"],
         )
         cluster = services.cluster_create(
             actor=request.user, name=data["name"], connection=connection, qps_limit=data["qps_limit"]

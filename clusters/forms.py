@@ -38,15 +38,20 @@ class ClusterForm(forms.Form):
     source = forms.ChoiceField(choices=SOURCE_CHOICES, widget=forms.RadioSelect, initial="token")
     api_url = forms.CharField(label="API server URL", max_length=2048, required=False)
     ca_pem = forms.CharField(
-        label="CA bundle (PEM)", required=False, widget=forms.Textarea(attrs={"rows": 4}),
+        label="CA bundle (PEM)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Blank uses the system trust store.",
     )
     token = forms.CharField(
-        label="Bearer token", required=False, widget=forms.PasswordInput(render_value=False),
+        label="Bearer token",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Stored encrypted and never shown again.",
     )
     kubeconfig = forms.CharField(
-        required=False, widget=SecretTextarea(attrs={"rows": 6}),
+        required=False,
+        widget=SecretTextarea(attrs={"rows": 6}),
         help_text="Paste it, or upload the file below. For your safety it is not shown again after an error.",
     )
     kubeconfig_file = forms.FileField(label="or upload a kubeconfig", required=False)
@@ -67,7 +72,7 @@ class ClusterForm(forms.Form):
             raise ValidationError("The file is not UTF-8 text.") from None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if self.errors:
             return data
         try:
@@ -88,7 +93,9 @@ class ClusterEditForm(forms.Form):
     api_url = forms.CharField(label="API server URL", max_length=2048)
     ca_pem = forms.CharField(label="CA bundle (PEM)", required=False, widget=forms.Textarea(attrs={"rows": 4}))
     token = forms.CharField(
-        label="New bearer token", required=False, widget=forms.PasswordInput(render_value=False),
+        label="New bearer token",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Leave blank to keep the stored credentials.",
     )
     qps_limit = forms.IntegerField(label="API requests per second", min_value=1, max_value=MAX_QPS)

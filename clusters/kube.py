@@ -71,8 +71,13 @@ class Endpoint:
 
     def fingerprint(self) -> str:
         material = json.dumps(
-            [self.api_url, self.ca_pem, self.credentials.token, self.credentials.client_cert_pem,
-             self.credentials.client_key_pem]
+            [
+                self.api_url,
+                self.ca_pem,
+                self.credentials.token,
+                self.credentials.client_cert_pem,
+                self.credentials.client_key_pem,
+            ]
         )
         return hashlib.sha256(material.encode()).hexdigest()
 
@@ -291,7 +296,9 @@ def check_connectivity(endpoint: Endpoint) -> Connectivity:
         version = _get_json(endpoint, "/version")
         git_version = version.get("gitVersion")
         if not isinstance(git_version, str) or not git_version:
-            raise KubeError(ErrorKind.NOT_KUBERNETES, "/version has no gitVersion: this is not a Kubernetes API server.")
+            raise KubeError(
+                ErrorKind.NOT_KUBERNETES, "/version has no gitVersion: this is not a Kubernetes API server."
+            )
         core = _get_json(endpoint, "/api/v1")
         groups = _get_json(endpoint, "/apis")
     except KubeError as error:
@@ -300,5 +307,5 @@ def check_connectivity(endpoint: Endpoint) -> Connectivity:
             return Connectivity(False, error=message, error_kind=ErrorKind.NOT_KUBERNETES)
         return Connectivity(False, error=error.message, error_kind=error.kind)
     eviction = eviction_api_version(core, groups)
-    error = "" if eviction else "The API server does not serve pods/eviction; evictions are not possible."
-    return Connectivity(True, git_version[:64], eviction, error=error)
+    problem = "" if eviction else "The API server does not serve pods/eviction; evictions are not possible."
+    return Connectivity(True, git_version[:64], eviction, error=problem)

@@ -35,7 +35,9 @@ class Credentials:
     @classmethod
     def from_json(cls, text: str) -> Credentials:
         data = json.loads(text or "{}")
-        return cls(token=data.get("token", ""), client_cert_pem=data.get("cert", ""), client_key_pem=data.get("key", ""))
+        return cls(
+            token=data.get("token", ""), client_cert_pem=data.get("cert", ""), client_key_pem=data.get("key", "")
+        )
 
 
 class Cluster(models.Model):

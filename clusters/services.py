@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -78,7 +79,8 @@ def _validate_qps(qps_limit: Any) -> int:
 
 
 def _name_taken(name: str, exclude_pk: int | None = None) -> bool:
-    return Cluster.objects.filter(name=name).exclude(pk=exclude_pk).exists()
+    others = Cluster.objects.filter(name=name)
+    return (others.exclude(pk=exclude_pk) if exclude_pk is not None else others).exists()
 
 
 def cluster_create(*, actor: Actor, name: str, connection: ConnectionInput, qps_limit: int = 10) -> Cluster:
@@ -99,7 +101,7 @@ def cluster_create(*, actor: Actor, name: str, connection: ConnectionInput, qps_
                 credential_kind=connection.credential_kind,
                 credentials_secret=connection.credentials.to_json(),
                 qps_limit=qps_limit,
-                created_by=None if isinstance(actor, System) else actor,
+                created_by=actor if isinstance(actor, get_user_model()) else None,
             )
             audit_record(
                 actor=actor,

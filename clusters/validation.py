@@ -111,7 +111,7 @@ def resolve_and_check(host: str, port: int) -> None:
     except (socket.gaierror, UnicodeError):
         return  # an unresolvable host is reported by the connection attempt itself
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         reason = forbidden_address_reason(address)
         if reason:
             raise ValidationError(f"{host} resolves to {reason}, which is always refused.", code="forbidden_host")
@@ -146,7 +146,9 @@ def validate_token(token: str) -> str:
     if len(token) > MAX_TOKEN_LENGTH:
         raise ValidationError(f"The token is longer than {MAX_TOKEN_LENGTH} characters.", code="max_length")
     if not _TOKEN_PATTERN.match(token):
-        raise ValidationError("The token contains spaces or characters that cannot be sent in a header.", code="invalid")
+        raise ValidationError(
+            "The token contains spaces or characters that cannot be sent in a header.", code="invalid"
+        )
     return token
 
 
@@ -160,7 +162,5 @@ def validate_client_certificate(cert_pem: str, key_pem: str) -> tuple[str, str]:
     try:
         load_pem_private_key(key_pem.encode(), password=None)
     except (ValueError, TypeError):
-        raise ValidationError(
-            "client-key-data is not an unencrypted PEM private key.", code="invalid_pem"
-        ) from None
+        raise ValidationError("client-key-data is not an unencrypted PEM private key.", code="invalid_pem") from None
     return cert_pem, key_pem

@@ -58,7 +58,12 @@ def cluster_add(request: HttpRequest) -> HttpResponse:
 @permission_required("clusters.change_cluster", raise_exception=True)
 def cluster_edit(request: HttpRequest, pk: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster, pk=pk)
-    initial = {"name": cluster.name, "api_url": cluster.api_url, "ca_pem": cluster.ca_pem, "qps_limit": cluster.qps_limit}
+    initial = {
+        "name": cluster.name,
+        "api_url": cluster.api_url,
+        "ca_pem": cluster.ca_pem,
+        "qps_limit": cluster.qps_limit,
+    }
     form = ClusterEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -92,6 +97,6 @@ def cluster_check(request: HttpRequest, pk: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster, pk=pk)
     services.cluster_check(actor=request.user, cluster=cluster)
     cluster.refresh_from_db()
-    if request.htmx:
+    if getattr(request, "htmx", False):
         return render(request, "clusters/_status.html", {"cluster": cluster})
     return redirect("cluster-detail", pk=cluster.pk)

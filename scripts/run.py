@@ -77,7 +77,9 @@ def main() -> int:
             start_demo_cluster()
         start("web", [PY, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload"])
         start("worker", [PY, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "--concurrency", "2"])
-        start("beat", [PY, "-m", "celery", "-A", "config", "beat", "-l", "INFO", "-s", str(VAR / "celerybeat-schedule")])
+        start(
+            "beat", [PY, "-m", "celery", "-A", "config", "beat", "-l", "INFO", "-s", str(VAR / "celerybeat-schedule")]
+        )
         print(f"[run] Drainboard on http://127.0.0.1:{PORT}/ — press Ctrl-C to stop everything", flush=True)
         while True:
             for name, process in children:

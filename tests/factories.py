@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import factory
-from django.contrib.auth import get_user_model
 from django.apps import apps as django_apps
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from accounts.roles import ROLES, sync_role_groups
-
 from clusters.models import Cluster, CredentialKind, Credentials
 
 PASSWORD = "correct-horse-battery-staple"

@@ -37,18 +37,20 @@ def make_ca(common_name: str = "test-ca") -> tuple[ec.EllipticCurvePrivateKey, x
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
         .sign(key, hashes.SHA256())
     )
     return key, cert
 
 
-def make_leaf(ca_key, ca_cert, *, dns: list[str], ips: list[str]) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def make_leaf(
+    ca_key, ca_cert, *, dns: list[str], ips: list[str]
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
-    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns] + [
+        x509.IPAddress(ipaddress.ip_address(i)) for i in ips
+    ]
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(dns[0] if dns else ips[0]))
@@ -86,11 +88,20 @@ CORE_V1 = {
     "groupVersion": "v1",
     "resources": [
         {"name": "pods", "namespaced": True, "kind": "Pod", "verbs": ["get", "list", "delete"]},
-        {"name": "pods/eviction", "namespaced": True, "group": "policy", "version": "v1", "kind": "Eviction",
-         "verbs": ["create"]},
+        {
+            "name": "pods/eviction",
+            "namespaced": True,
+            "group": "policy",
+            "version": "v1",
+            "kind": "Eviction",
+            "verbs": ["create"],
+        },
     ],
 }
-APIS = {"kind": "APIGroupList", "groups": [{"name": "policy", "versions": [{"groupVersion": "policy/v1", "version": "v1"}]}]}
+APIS = {
+    "kind": "APIGroupList",
+    "groups": [{"name": "policy", "versions": [{"groupVersion": "policy/v1", "version": "v1"}]}],
+}
 
 
 def kubernetes_routes(token: str) -> dict[str, Route]:

@@ -22,7 +22,9 @@ def server():
 
 
 def test_create_returns_the_cluster_checked_and_without_credentials(api, server):
-    response = api.post(URL, {"name": "prod", "api_url": server.url, "ca_pem": server.ca_pem, "token": TOKEN}, format="json")
+    response = api.post(
+        URL, {"name": "prod", "api_url": server.url, "ca_pem": server.ca_pem, "token": TOKEN}, format="json"
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["name"] == "prod" and body["reachable"] is True and body["server_version"] == "v1.30.2"
@@ -40,7 +42,9 @@ def test_create_with_bad_fields_is_a_400_naming_each_field(api):
 
 
 def test_name_error_is_reported_after_connection_is_valid(api, server):
-    response = api.post(URL, {"name": "Bad!", "api_url": server.url, "ca_pem": server.ca_pem, "token": TOKEN}, format="json")
+    response = api.post(
+        URL, {"name": "Bad!", "api_url": server.url, "ca_pem": server.ca_pem, "token": TOKEN}, format="json"
+    )
     assert response.status_code == 400 and "name" in response.json()
 
 

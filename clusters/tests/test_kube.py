@@ -135,7 +135,10 @@ def test_oversized_answer_is_refused(server):
 
 
 def test_old_cluster_serves_eviction_as_v1beta1(server):
-    core = {**CORE_V1, "resources": [{"name": "pods/eviction", "namespaced": True, "kind": "Eviction", "verbs": ["create"]}]}
+    core = {
+        **CORE_V1,
+        "resources": [{"name": "pods/eviction", "namespaced": True, "kind": "Eviction", "verbs": ["create"]}],
+    }
     apis = {"kind": "APIGroupList", "groups": [{"name": "policy", "versions": [{"version": "v1beta1"}]}]}
     server.routes["/api/v1"] = json_route(200, core)
     server.routes["/apis"] = json_route(200, apis)
@@ -160,11 +163,18 @@ def test_metadata_address_is_refused_before_connecting():
 def test_client_certificate_authentication():
     client_ca_key, client_ca = make_ca("client-ca")
     user_key, user_cert = make_leaf(client_ca_key, client_ca, dns=["ci-user"], ips=[])
-    srv = TLSServer({"/version": json_route(200, {"gitVersion": "v1.29.0"}), "/api/v1": json_route(200, CORE_V1),
-                     "/apis": json_route(200, APIS)}, client_ca_pem=pem(client_ca))
+    srv = TLSServer(
+        {
+            "/version": json_route(200, {"gitVersion": "v1.29.0"}),
+            "/api/v1": json_route(200, CORE_V1),
+            "/apis": json_route(200, APIS),
+        },
+        client_ca_pem=pem(client_ca),
+    )
     try:
-        with_cert = kube.Endpoint(srv.url, srv.ca_pem, Credentials(client_cert_pem=pem(user_cert),
-                                                                   client_key_pem=key_pem(user_key)))
+        with_cert = kube.Endpoint(
+            srv.url, srv.ca_pem, Credentials(client_cert_pem=pem(user_cert), client_key_pem=key_pem(user_key))
+        )
         without = kube.Endpoint(srv.url, srv.ca_pem, Credentials(token="x"))
         assert kube.check_connectivity(with_cert).reachable
         assert not kube.check_connectivity(without).reachable

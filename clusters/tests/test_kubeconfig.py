@@ -24,8 +24,16 @@ def kubeconfig(user: dict | None = None, cluster: dict | None = None, **top) -> 
     data = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "c1", "cluster": {"server": "https://127.0.0.1:6443",
-                                               "certificate-authority-data": b64(CA), **(cluster or {})}}],
+        "clusters": [
+            {
+                "name": "c1",
+                "cluster": {
+                    "server": "https://127.0.0.1:6443",
+                    "certificate-authority-data": b64(CA),
+                    **(cluster or {}),
+                },
+            }
+        ],
         "users": [{"name": "u1", "user": user if user is not None else {"token": "s3cret-token"}}],
         "contexts": [{"name": "prod", "context": {"cluster": "c1", "user": "u1"}}],
         "current-context": "prod",
@@ -44,8 +52,9 @@ def test_token_context_is_read():
 
 def test_client_certificate_context_is_read():
     key, cert = make_leaf(CA_KEY, CA_CERT, dns=["user"], ips=[])
-    entry = parse_kubeconfig(kubeconfig(user={"client-certificate-data": b64(pem(cert)),
-                                              "client-key-data": b64(key_pem(key))}))
+    entry = parse_kubeconfig(
+        kubeconfig(user={"client-certificate-data": b64(pem(cert)), "client-key-data": b64(key_pem(key))})
+    )
     assert "BEGIN CERTIFICATE" in entry.client_cert_pem
     assert "PRIVATE KEY" in entry.client_key_pem
     assert entry.token == ""
@@ -73,8 +82,11 @@ def test_named_context_is_chosen_over_current_context():
         (kubeconfig(user={"token": "t", "as": "system:admin"}), "kubeconfig", "impersonates"),
         (kubeconfig(user={}), "kubeconfig", "has no token and no client certificate"),
         (kubeconfig(user={"client-certificate-data": b64("x")}), "kubeconfig", "needs both"),
-        (kubeconfig(user={"client-certificate-data": b64("x"), "client-key-data": b64("y")}), "kubeconfig",
-         "not a PEM certificate"),
+        (
+            kubeconfig(user={"client-certificate-data": b64("x"), "client-key-data": b64("y")}),
+            "kubeconfig",
+            "not a PEM certificate",
+        ),
         (kubeconfig(user={"token": "two words"}), "kubeconfig", "token: "),
         (kubeconfig(cluster={"certificate-authority": "/etc/ca.crt"}), "kubeconfig", "reads a CA file"),
         (kubeconfig(cluster={"proxy-url": "http://proxy:3128"}), "kubeconfig", "through a proxy"),
@@ -83,8 +95,11 @@ def test_named_context_is_chosen_over_current_context():
         (kubeconfig(cluster={"certificate-authority-data": b64("junk")}), "kubeconfig", "must be PEM"),
         (kubeconfig(cluster={"server": ""}), "kubeconfig", "no server URL"),
         (kubeconfig(**{"current-context": "missing"}), "context", "no context 'missing'"),
-        ("clusters: []\nusers: []\ncontexts:\n- name: a\n  context: {cluster: x, user: y}\n", "kubeconfig",
-         "no cluster named 'x'"),
+        (
+            "clusters: []\nusers: []\ncontexts:\n- name: a\n  context: {cluster: x, user: y}\n",
+            "kubeconfig",
+            "no cluster named 'x'",
+        ),
         ("x" * (600 * 1024), "kubeconfig", "larger than 512 KiB"),
     ],
 )
@@ -107,7 +122,8 @@ def test_several_contexts_and_no_current_context_asks_to_choose():
 
 def test_billion_laughs_is_refused_quickly():
     bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n" for i in range(9)
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n"
+        for i in range(9)
     )
     with pytest.raises(ValidationError, match="aliases"):
         parse_kubeconfig(bomb)

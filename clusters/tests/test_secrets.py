@@ -16,13 +16,22 @@ TOKEN = "SuperSecretToken-4f1c9a7e"
 
 
 def _kubeconfig(server: TLSServer, user: dict, context: str) -> str:
-    return yaml.safe_dump({
-        "clusters": [{"name": "c", "cluster": {"server": server.url,
-                                              "certificate-authority-data": base64.b64encode(server.ca_pem.encode()).decode()}}],
-        "users": [{"name": "u", "user": user}],
-        "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
-        "current-context": context,
-    })
+    return yaml.safe_dump(
+        {
+            "clusters": [
+                {
+                    "name": "c",
+                    "cluster": {
+                        "server": server.url,
+                        "certificate-authority-data": base64.b64encode(server.ca_pem.encode()).decode(),
+                    },
+                }
+            ],
+            "users": [{"name": "u", "user": user}],
+            "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
+            "current-context": context,
+        }
+    )
 
 
 def _all_database_text() -> str:
@@ -41,8 +50,11 @@ def test_secrets_never_appear_in_plaintext(alice, admin_client, api, caplog, cap
     ca_key, ca_cert = make_ca("client-ca")
     user_key, user_cert = make_leaf(ca_key, ca_cert, dns=["robot"], ips=[])
     cert_server = TLSServer(
-        {"/version": json_route(200, {"gitVersion": "v1.31.0"}), "/api/v1": json_route(200, {"resources": []}),
-         "/apis": json_route(200, {"groups": []})},
+        {
+            "/version": json_route(200, {"gitVersion": "v1.31.0"}),
+            "/api/v1": json_route(200, {"resources": []}),
+            "/apis": json_route(200, {"groups": []}),
+        },
         client_ca_pem=pem(ca_cert),
     )
     key_text = key_pem(user_key)
@@ -50,13 +62,33 @@ def test_secrets_never_appear_in_plaintext(alice, admin_client, api, caplog, cap
     secrets = [TOKEN, key_needle, base64.b64encode(key_text.encode()).decode()[:40]]
     try:
         # 1. the form (token), 2. the API (token), 3. the import command (client certificate kubeconfig)
-        admin_client.post("/clusters/add/", {"name": "form", "source": "token", "api_url": server.url,
-                                             "ca_pem": server.ca_pem, "token": TOKEN, "qps_limit": 10})
-        api.post("/api/v1/clusters/", {"name": "api", "kubeconfig": _kubeconfig(server, {"token": TOKEN}, "api")},
-                 format="json")
+        admin_client.post(
+            "/clusters/add/",
+            {
+                "name": "form",
+                "source": "token",
+                "api_url": server.url,
+                "ca_pem": server.ca_pem,
+                "token": TOKEN,
+                "qps_limit": 10,
+            },
+        )
+        api.post(
+            "/api/v1/clusters/",
+            {"name": "api", "kubeconfig": _kubeconfig(server, {"token": TOKEN}, "api")},
+            format="json",
+        )
         path = tmp_path / "kubeconfig"
-        path.write_text(_kubeconfig(cert_server, {"client-certificate-data": base64.b64encode(pem(user_cert).encode()).decode(),
-                                                  "client-key-data": base64.b64encode(key_text.encode()).decode()}, "cert"))
+        path.write_text(
+            _kubeconfig(
+                cert_server,
+                {
+                    "client-certificate-data": base64.b64encode(pem(user_cert).encode()).decode(),
+                    "client-key-data": base64.b64encode(key_text.encode()).decode(),
+                },
+                "cert",
+            )
+        )
         call_command("cluster_import", "--kubeconfig", str(path))
         # A failing check logs and records its error: the secret must not be in it either.
         api.post("/api/v1/clusters/", {"name": "bad", "api_url": "https://127.0.0.1:1", "token": TOKEN}, format="json")

@@ -138,13 +138,22 @@ def test_kubeconfig_context_name_becomes_the_default_name(alice, server):
 
     import yaml
 
-    text = yaml.safe_dump({
-        "clusters": [{"name": "c", "cluster": {"server": server.url,
-                                              "certificate-authority-data": base64.b64encode(server.ca_pem.encode()).decode()}}],
-        "users": [{"name": "u", "user": {"token": TOKEN}}],
-        "contexts": [{"name": "Staging_EU", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "Staging_EU",
-    })
+    text = yaml.safe_dump(
+        {
+            "clusters": [
+                {
+                    "name": "c",
+                    "cluster": {
+                        "server": server.url,
+                        "certificate-authority-data": base64.b64encode(server.ca_pem.encode()).decode(),
+                    },
+                }
+            ],
+            "users": [{"name": "u", "user": {"token": TOKEN}}],
+            "contexts": [{"name": "Staging_EU", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "Staging_EU",
+        }
+    )
     cluster = services.cluster_create(actor=alice, name="", connection=services.connection_from_input(kubeconfig=text))
     assert cluster.name == "staging-eu"
     assert services.cluster_check(actor=alice, cluster=cluster).reachable

@@ -91,7 +91,13 @@ def test_tokens_are_trimmed(token, result):
 
 @pytest.mark.parametrize(
     ("token", "message"),
-    [("", "Enter the bearer token"), ("two words", "spaces"), ("tab\there", "spaces"), ("é", "spaces"), ("x" * 20000, "longer")],
+    [
+        ("", "Enter the bearer token"),
+        ("two words", "spaces"),
+        ("tab\there", "spaces"),
+        ("é", "spaces"),
+        ("x" * 20000, "longer"),
+    ],
 )
 def test_bad_tokens_are_refused(token, message):
     with pytest.raises(ValidationError) as raised:

@@ -26,8 +26,14 @@ def server():
 def test_admin_adds_a_cluster_by_url_and_token_and_sees_it_reachable(admin_client, server):
     response = admin_client.post(
         reverse("cluster-add"),
-        {"name": "prod", "source": "token", "api_url": server.url, "ca_pem": server.ca_pem, "token": TOKEN,
-         "qps_limit": 10},
+        {
+            "name": "prod",
+            "source": "token",
+            "api_url": server.url,
+            "ca_pem": server.ca_pem,
+            "token": TOKEN,
+            "qps_limit": 10,
+        },
         follow=True,
     )
     cluster = Cluster.objects.get(name="prod")
@@ -40,13 +46,22 @@ def test_admin_adds_a_cluster_by_url_and_token_and_sees_it_reachable(admin_clien
 def test_admin_adds_a_cluster_from_an_uploaded_kubeconfig(admin_client, server):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    text = yaml.safe_dump({
-        "clusters": [{"name": "c", "cluster": {"server": server.url,
-                                              "certificate-authority-data": base64.b64encode(server.ca_pem.encode()).decode()}}],
-        "users": [{"name": "u", "user": {"token": TOKEN}}],
-        "contexts": [{"name": "edge", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "edge",
-    })
+    text = yaml.safe_dump(
+        {
+            "clusters": [
+                {
+                    "name": "c",
+                    "cluster": {
+                        "server": server.url,
+                        "certificate-authority-data": base64.b64encode(server.ca_pem.encode()).decode(),
+                    },
+                }
+            ],
+            "users": [{"name": "u", "user": {"token": TOKEN}}],
+            "contexts": [{"name": "edge", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "edge",
+        }
+    )
     upload = SimpleUploadedFile("config", text.encode())
     response = admin_client.post(
         reverse("cluster-add"), {"source": "kubeconfig", "kubeconfig_file": upload, "qps_limit": 5}, follow=True
@@ -57,7 +72,8 @@ def test_admin_adds_a_cluster_from_an_uploaded_kubeconfig(admin_client, server):
 
 def test_form_errors_are_shown_per_field_and_nothing_is_stored(admin_client):
     response = admin_client.post(
-        reverse("cluster-add"), {"name": "Bad Name", "source": "token", "api_url": "ftp://x", "token": "", "qps_limit": 10}
+        reverse("cluster-add"),
+        {"name": "Bad Name", "source": "token", "api_url": "ftp://x", "token": "", "qps_limit": 10},
     )
     assert response.status_code == 200
     errors = response.context["form"].errors
@@ -67,12 +83,14 @@ def test_form_errors_are_shown_per_field_and_nothing_is_stored(admin_client):
 
 
 def test_a_kubeconfig_error_never_echoes_the_pasted_secret(admin_client):
-    text = yaml.safe_dump({
-        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
-        "users": [{"name": "u", "user": {"token": "do-not-echo-me", "exec": {"command": "sh"}}}],
-        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "x",
-    })
+    text = yaml.safe_dump(
+        {
+            "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+            "users": [{"name": "u", "user": {"token": "do-not-echo-me", "exec": {"command": "sh"}}}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "x",
+        }
+    )
     response = admin_client.post(reverse("cluster-add"), {"source": "kubeconfig", "kubeconfig": text, "qps_limit": 10})
     page = response.content.decode()
     assert "runs a program" in page
@@ -84,7 +102,9 @@ def test_check_button_returns_the_status_partial_for_htmx(operator_client, serve
     from clusters import services
 
     cluster = services.cluster_create(
-        actor=alice, name="prod", connection=services.connection_from_input(api_url=server.url, ca_pem=server.ca_pem, token=TOKEN)
+        actor=alice,
+        name="prod",
+        connection=services.connection_from_input(api_url=server.url, ca_pem=server.ca_pem, token=TOKEN),
     )
     response = operator_client.post(reverse("cluster-check", args=[cluster.pk]), headers={"HX-Request": "true"})
     body = response.content.decode()

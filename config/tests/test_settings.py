@@ -80,3 +80,22 @@ def test_celery_is_configured_for_reliability():
     else:
         assert conf.broker_url.startswith("redis://")
         assert conf.broker_transport_options["visibility_timeout"] >= 3600
+
+
+def test_healthz_is_served_over_plain_http_in_production_for_health_checks(tmp_path):
+    """docker-compose's health check calls http://127.0.0.1:8000/healthz inside the container."""
+    env = production_env(tmp_path)
+    code = (
+        "import django; django.setup();"
+        "from django.test import Client; from django.core.management import call_command;"
+        "call_command('migrate', verbosity=0);"
+        "r = Client().get('/healthz', HTTP_HOST='drainboard.example.com');"
+        "print(r.status_code, r.headers.get('Location'))"
+    )
+    base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**base, **env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] in {"200", "503"}  # answered, not redirected to https

@@ -50,6 +50,8 @@ class Command(BaseCommand):
         if not options["no_check"]:
             result = services.cluster_check(actor=actor, cluster=cluster)
             if result.reachable:
-                self.stdout.write(f"Reachable: Kubernetes {result.server_version}, eviction via {result.eviction_api_version}.")
+                self.stdout.write(
+                    f"Reachable: Kubernetes {result.server_version}, eviction via {result.eviction_api_version}."
+                )
             else:
                 self.stdout.write(self.style.WARNING(f"Not reachable: {result.error}"))

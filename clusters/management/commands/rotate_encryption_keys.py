@@ -21,7 +21,8 @@ class Command(BaseCommand):
                 for field in model._meta.get_fields():
                     if not isinstance(field, EncryptedTextField):
                         continue
-                    table, pk, column = quote(model._meta.db_table), quote(model._meta.pk.column), quote(field.column)
+                    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column or "id")
+                    column = quote(field.column or field.name)
                     # Raw tokens in, raw tokens out: no plaintext passes through a model instance or a log.
                     with connection.cursor() as cursor:
                         cursor.execute(f"SELECT {pk}, {column} FROM {table} WHERE {column} <> ''")  # noqa: S608
