@@ -36,9 +36,10 @@ REPO = Path(__file__).resolve().parents[1]
 def start_kubesim(scenario: str, workdir: Path) -> tuple[subprocess.Popen[str], str, str, str]:
     kubeconfig = workdir / "kubeconfig"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kubesim", "--scenario", scenario, "--port", "0",
-         "--kubeconfig-out", str(kubeconfig)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "kubesim", "--scenario", scenario, "--port", "0", "--kubeconfig-out", str(kubeconfig)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.stdout is not None
@@ -81,8 +82,17 @@ def pick_targets(port: int, ca: str) -> list[tuple[str, str, bool]]:
     return mix
 
 
-def _worker(port: int, ca: str, token: str, targets: list[tuple[str, str, bool]], offset: int,
-            threads: int, start_at: float, stop_at: float, out: Any) -> None:
+def _worker(
+    port: int,
+    ca: str,
+    token: str,
+    targets: list[tuple[str, str, bool]],
+    offset: int,
+    threads: int,
+    start_at: float,
+    stop_at: float,
+    out: Any,
+) -> None:
     counts: Counter[int] = Counter()
     latencies: list[float] = []
     lock = threading.Lock()
@@ -90,8 +100,12 @@ def _worker(port: int, ca: str, token: str, targets: list[tuple[str, str, bool]]
     def run(index: int) -> None:
         ctx = ssl.create_default_context(cadata=ca)
         conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                   "Accept": "application/json", "User-Agent": "kubesim-bench"}
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": "kubesim-bench",
+        }
         local: Counter[int] = Counter()
         local_lat: list[float] = []
         i = offset + index * 7919
@@ -103,8 +117,9 @@ def _worker(port: int, ca: str, token: str, targets: list[tuple[str, str, bool]]
                 break
             ns, name, dry = targets[i % len(targets)]
             i += 1
-            body = json.dumps({"apiVersion": "policy/v1", "kind": "Eviction",
-                               "metadata": {"name": name, "namespace": ns}})
+            body = json.dumps(
+                {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": ns}}
+            )
             path = f"/api/v1/namespaces/{ns}/pods/{name}/eviction" + ("?dryRun=All" if dry else "")
             t0 = time.perf_counter()
             conn.request("POST", path, body=body, headers=headers)
@@ -142,8 +157,9 @@ def main() -> int:
             start_at = time.time() + 1.5  # let every connection finish its TLS handshake first
             stop_at = start_at + args.duration
             workers = [
-                multiprocessing.Process(target=_worker, args=(port, ca, token, targets, n * 101, args.threads,
-                                                              start_at, stop_at, queue))
+                multiprocessing.Process(
+                    target=_worker, args=(port, ca, token, targets, n * 101, args.threads, start_at, stop_at, queue)
+                )
                 for n in range(args.processes)
             ]
             for w in workers:
@@ -165,8 +181,10 @@ def main() -> int:
     rate = total / args.duration
     model = next((line.split(":", 1)[1].strip() for line in _lscpu() if line.startswith("Model name")), "?")
     print(f"machine: {os.cpu_count()} CPUs, {model}, Python {platform.python_version()}")
-    print(f"scenario: {args.scenario}; {args.processes} processes x {args.threads} keep-alive connections; "
-          f"{args.duration:.0f} s")
+    print(
+        f"scenario: {args.scenario}; {args.processes} processes x {args.threads} keep-alive connections; "
+        f"{args.duration:.0f} s"
+    )
     print(f"answers: {dict(sorted(counts.items()))}")
     if latencies:
         p50 = latencies[len(latencies) // 2] * 1000

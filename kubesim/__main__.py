@@ -13,21 +13,21 @@ from kubesim.simulator import Simulator
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kubesim", description=__doc__)
-    parser.add_argument("--scenario", default="demo",
-                        help=f"one of {', '.join(available())}, a path to a scenario file, or "
-                             "generated:nodes=50,pods=2000,pdbs=200")
+    parser.add_argument(
+        "--scenario",
+        default="demo",
+        help=f"one of {', '.join(available())}, a path to a scenario file, or generated:nodes=50,pods=2000,pdbs=200",
+    )
     parser.add_argument("--port", type=int, default=6443, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--kubeconfig-out", default="var/kubesim/kubeconfig")
     parser.add_argument("--version", default="1.30", help="Kubernetes version to pretend to be")
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="simulated time runs this many times faster")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="simulated time runs this many times faster")
     parser.add_argument("--token", default=None, help="bearer token (default: random)")
     args = parser.parse_args(argv)
 
     try:
-        sim = Simulator(scenario=args.scenario, version=args.version,
-                        time_scale=args.time_scale, token=args.token)
+        sim = Simulator(scenario=args.scenario, version=args.version, time_scale=args.time_scale, token=args.token)
     except (ScenarioError, ValueError) as exc:
         print(f"kubesim: {exc}", file=sys.stderr)
         return 2

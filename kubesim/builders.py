@@ -9,8 +9,7 @@ from kubesim import objects as o
 
 Obj = dict[str, Any]
 
-WORKLOAD_KINDS = {"ReplicaSet": "replicasets", "StatefulSet": "statefulsets",
-                  "DaemonSet": "daemonsets"}
+WORKLOAD_KINDS = {"ReplicaSet": "replicasets", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what the apiserver's generateName uses
 
 
@@ -37,11 +36,15 @@ def set_namespace_terminating(ns: Obj, terminating: bool) -> None:
         ns["metadata"]["deletionTimestamp"] = ns["metadata"].get("deletionTimestamp") or o.now_iso()
         ns["status"] = {
             "phase": "Terminating",
-            "conditions": [{
-                "type": "NamespaceDeletionContentFailure", "status": "False",
-                "reason": "ContentDeleted", "message": "All content successfully deleted, may be "
-                "waiting on finalization", "lastTransitionTime": o.now_iso(),
-            }],
+            "conditions": [
+                {
+                    "type": "NamespaceDeletionContentFailure",
+                    "status": "False",
+                    "reason": "ContentDeleted",
+                    "message": "All content successfully deleted, may be waiting on finalization",
+                    "lastTransitionTime": o.now_iso(),
+                }
+            ],
         }
     else:
         ns["metadata"].pop("deletionTimestamp", None)
@@ -72,27 +75,36 @@ def build_node(
     capacity = {"cpu": "4", "ephemeral-storage": "102400Mi", "memory": "16393832Ki", "pods": "110"}
 
     def cond(ctype: str, status: str, reason: str, message: str) -> Obj:
-        return {"type": ctype, "status": status, "lastHeartbeatTime": now,
-                "lastTransitionTime": now, "reason": reason, "message": message}
+        return {
+            "type": ctype,
+            "status": status,
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+            "reason": reason,
+            "message": message,
+        }
 
     node: Obj = {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": o.meta(name, labels=node_labels, annotations={
-            "node.alpha.kubernetes.io/ttl": "0",
-            "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-        }),
+        "metadata": o.meta(
+            name,
+            labels=node_labels,
+            annotations={
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+            },
+        ),
         "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"]},
         "status": {
             "capacity": capacity,
             "allocatable": dict(capacity),
             "conditions": [
-                cond("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                     "kubelet has sufficient memory available"),
-                cond("DiskPressure", "False", "KubeletHasNoDiskPressure",
-                     "kubelet has no disk pressure"),
-                cond("PIDPressure", "False", "KubeletHasSufficientPID",
-                     "kubelet has sufficient PID available"),
+                cond(
+                    "MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"
+                ),
+                cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
                 cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
             ],
             "addresses": [
@@ -124,8 +136,7 @@ def set_node_unschedulable(node: Obj, unschedulable: bool) -> None:
     taints = [t for t in spec.get("taints") or [] if t.get("key") != "node.kubernetes.io/unschedulable"]
     if unschedulable:
         spec["unschedulable"] = True
-        taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule",
-                       "timeAdded": o.now_iso()})
+        taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": o.now_iso()})
     else:
         spec.pop("unschedulable", None)
     if taints:
@@ -156,23 +167,33 @@ def build_pod(
     created: str | None = None,
 ) -> Obj:
     now = o.now_iso()
-    volumes: list[Obj] = [{
-        "name": "kube-api-access",
-        "projected": {"defaultMode": 420, "sources": [
-            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}]},
-    }]
-    mounts = [{"name": "kube-api-access", "readOnly": True,
-               "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]
+    volumes: list[Obj] = [
+        {
+            "name": "kube-api-access",
+            "projected": {
+                "defaultMode": 420,
+                "sources": [{"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}],
+            },
+        }
+    ]
+    mounts = [
+        {"name": "kube-api-access", "readOnly": True, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+    ]
     if empty_dir:
         volumes.append({"name": "scratch", "emptyDir": {}})
         mounts.append({"name": "scratch", "mountPath": "/scratch"})
     spec: Obj = {
-        "containers": [{
-            "name": container, "image": image, "imagePullPolicy": "IfNotPresent",
-            "resources": {}, "volumeMounts": mounts,
-            "terminationMessagePath": "/dev/termination-log",
-            "terminationMessagePolicy": "File",
-        }],
+        "containers": [
+            {
+                "name": container,
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "resources": {},
+                "volumeMounts": mounts,
+                "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "File",
+            }
+        ],
         "volumes": volumes,
         "restartPolicy": "Always" if owner is None or owner["kind"] != "Job" else "Never",
         "terminationGracePeriodSeconds": grace,
@@ -184,17 +205,25 @@ def build_pod(
         "priority": 0,
         "enableServiceLinks": True,
         "preemptionPolicy": "PreemptLowerPriority",
-        "tolerations": tolerations or [
-            {"key": "node.kubernetes.io/not-ready", "operator": "Exists",
-             "effect": "NoExecute", "tolerationSeconds": 300},
-            {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
-             "effect": "NoExecute", "tolerationSeconds": 300},
+        "tolerations": tolerations
+        or [
+            {
+                "key": "node.kubernetes.io/not-ready",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 300,
+            },
+            {
+                "key": "node.kubernetes.io/unreachable",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 300,
+            },
         ],
     }
     if node:
         spec["nodeName"] = node
-    extra: Obj = {"labels": labels or {}, "annotations": annotations or {}, "uid": uid,
-                  "creationTimestamp": created}
+    extra: Obj = {"labels": labels or {}, "annotations": annotations or {}, "uid": uid, "creationTimestamp": created}
     if owner is not None:
         extra["ownerReferences"] = [owner]
     if generate_name:
@@ -208,12 +237,12 @@ def build_pod(
     }
     status = pod["status"]
     if node is None:
-        status["conditions"] = [o.condition("PodScheduled", False, "Unschedulable",
-                                            "0/3 nodes are available: no schedulable node.")]
+        status["conditions"] = [
+            o.condition("PodScheduled", False, "Unschedulable", "0/3 nodes are available: no schedulable node.")
+        ]
         status["phase"] = "Pending"
         return pod
-    status.update(hostIP=host_ip, hostIPs=[{"ip": host_ip}], podIP=pod_ip,
-                  podIPs=[{"ip": pod_ip}], startTime=now)
+    status.update(hostIP=host_ip, hostIPs=[{"ip": host_ip}], podIP=pod_ip, podIPs=[{"ip": pod_ip}], startTime=now)
     terminated = phase in ("Succeeded", "Failed")
     status["conditions"] = [
         o.condition("PodReadyToStartContainers", not terminated),
@@ -223,32 +252,52 @@ def build_pod(
         o.condition("PodScheduled", True),
     ]
     if terminated:
-        state: Obj = {"terminated": {
-            "exitCode": 0 if phase == "Succeeded" else 1,
-            "reason": "Completed" if phase == "Succeeded" else "Error",
-            "startedAt": now, "finishedAt": now, "containerID": f"containerd://{o.new_uid()}"}}
+        state: Obj = {
+            "terminated": {
+                "exitCode": 0 if phase == "Succeeded" else 1,
+                "reason": "Completed" if phase == "Succeeded" else "Error",
+                "startedAt": now,
+                "finishedAt": now,
+                "containerID": f"containerd://{o.new_uid()}",
+            }
+        }
         for c in status["conditions"]:
             if c["type"] in ("Ready", "ContainersReady"):
                 c["reason"] = "PodCompleted"
     else:
         state = {"running": {"startedAt": now}}
-    status["containerStatuses"] = [{
-        "name": container, "ready": False, "restartCount": 0, "started": not terminated,
-        "image": image, "imageID": f"{image.split(':')[0]}@sha256:{'0' * 64}",
-        "containerID": f"containerd://{o.new_uid().replace('-', '')}", "state": state,
-    }]
+    status["containerStatuses"] = [
+        {
+            "name": container,
+            "ready": False,
+            "restartCount": 0,
+            "started": not terminated,
+            "image": image,
+            "imageID": f"{image.split(':')[0]}@sha256:{'0' * 64}",
+            "containerID": f"containerd://{o.new_uid().replace('-', '')}",
+            "state": state,
+        }
+    ]
     if phase == "Running" and ready:
         set_pod_ready(pod, True)
     return pod
 
 
 def set_pod_ready(pod: Obj, ready: bool) -> bool:
-    changed = o.set_condition(pod, "Ready", ready, "" if ready else "ContainersNotReady",
-                              "" if ready else f"containers with unready status: "
-                              f"[{pod['spec']['containers'][0]['name']}]")
-    o.set_condition(pod, "ContainersReady", ready, "" if ready else "ContainersNotReady",
-                    "" if ready else f"containers with unready status: "
-                    f"[{pod['spec']['containers'][0]['name']}]")
+    changed = o.set_condition(
+        pod,
+        "Ready",
+        ready,
+        "" if ready else "ContainersNotReady",
+        "" if ready else f"containers with unready status: [{pod['spec']['containers'][0]['name']}]",
+    )
+    o.set_condition(
+        pod,
+        "ContainersReady",
+        ready,
+        "" if ready else "ContainersNotReady",
+        "" if ready else f"containers with unready status: [{pod['spec']['containers'][0]['name']}]",
+    )
     for cs in pod["status"].get("containerStatuses") or []:
         cs["ready"] = ready
     return changed
@@ -267,8 +316,10 @@ def build_workload(
 ) -> Obj:
     template: Obj = {
         "metadata": {"labels": dict(labels)},
-        "spec": {"containers": [{"name": "main", "image": image, "resources": {}}],
-                 "terminationGracePeriodSeconds": grace},
+        "spec": {
+            "containers": [{"name": "main", "image": image, "resources": {}}],
+            "terminationGracePeriodSeconds": grace,
+        },
     }
     if empty_dir:
         template["spec"]["volumes"] = [{"name": "scratch", "emptyDir": {}}]
@@ -279,24 +330,46 @@ def build_workload(
     if kind == "ReplicaSet":
         spec["replicas"] = replicas
         spec["minReadySeconds"] = 0
-        obj["status"] = {"replicas": 0, "fullyLabeledReplicas": 0, "readyReplicas": 0,
-                         "availableReplicas": 0, "observedGeneration": 1}
+        obj["status"] = {
+            "replicas": 0,
+            "fullyLabeledReplicas": 0,
+            "readyReplicas": 0,
+            "availableReplicas": 0,
+            "observedGeneration": 1,
+        }
     elif kind == "StatefulSet":
-        spec.update(replicas=replicas, serviceName=name, podManagementPolicy="OrderedReady",
-                    updateStrategy={"type": "RollingUpdate",
-                                    "rollingUpdate": {"partition": 0}},
-                    revisionHistoryLimit=10)
-        obj["status"] = {"replicas": 0, "readyReplicas": 0, "currentReplicas": 0,
-                         "updatedReplicas": 0, "availableReplicas": 0, "observedGeneration": 1,
-                         "currentRevision": f"{name}-7b9c8d6f5", "updateRevision": f"{name}-7b9c8d6f5",
-                         "collisionCount": 0}
+        spec.update(
+            replicas=replicas,
+            serviceName=name,
+            podManagementPolicy="OrderedReady",
+            updateStrategy={"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            revisionHistoryLimit=10,
+        )
+        obj["status"] = {
+            "replicas": 0,
+            "readyReplicas": 0,
+            "currentReplicas": 0,
+            "updatedReplicas": 0,
+            "availableReplicas": 0,
+            "observedGeneration": 1,
+            "currentRevision": f"{name}-7b9c8d6f5",
+            "updateRevision": f"{name}-7b9c8d6f5",
+            "collisionCount": 0,
+        }
     elif kind == "DaemonSet":
-        spec.update(updateStrategy={"type": "RollingUpdate",
-                                    "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
-                    revisionHistoryLimit=10)
-        obj["status"] = {"currentNumberScheduled": 0, "desiredNumberScheduled": 0,
-                         "numberMisscheduled": 0, "numberReady": 0, "numberAvailable": 0,
-                         "updatedNumberScheduled": 0, "observedGeneration": 1}
+        spec.update(
+            updateStrategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+            revisionHistoryLimit=10,
+        )
+        obj["status"] = {
+            "currentNumberScheduled": 0,
+            "desiredNumberScheduled": 0,
+            "numberMisscheduled": 0,
+            "numberReady": 0,
+            "numberAvailable": 0,
+            "updatedNumberScheduled": 0,
+            "observedGeneration": 1,
+        }
     else:
         raise ValueError(f"unsupported workload kind {kind!r}")
     return obj
@@ -325,6 +398,11 @@ def build_pdb(
         "kind": "PodDisruptionBudget",
         "metadata": meta,
         "spec": spec,
-        "status": {"observedGeneration": 0, "currentHealthy": 0, "desiredHealthy": 0,
-                   "disruptionsAllowed": 0, "expectedPods": 0},
+        "status": {
+            "observedGeneration": 0,
+            "currentHealthy": 0,
+            "desiredHealthy": 0,
+            "disruptionsAllowed": 0,
+            "expectedPods": 0,
+        },
     }

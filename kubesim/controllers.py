@@ -23,7 +23,8 @@ def node_ip(node: Obj) -> str:
 
 def schedulable_nodes(store: Store) -> list[Obj]:
     return [
-        n for n in store.list("nodes")
+        n
+        for n in store.list("nodes")
         if not n["spec"].get("unschedulable") and o.is_pod_ready(n)  # same condition shape
     ]
 
@@ -41,8 +42,14 @@ def pick_node(store: Store, counts: Counter[str] | None = None) -> Obj | None:
 
 
 def create_workload_pod(
-    store: Store, workload: Obj, name: str, node: Obj | None, *, ready: bool = False,
-    uid: str | None = None, created: str | None = None,
+    store: Store,
+    workload: Obj,
+    name: str,
+    node: Obj | None,
+    *,
+    ready: bool = False,
+    uid: str | None = None,
+    created: str | None = None,
 ) -> Obj:
     """Create a pod from a workload's template; unready pods get their readiness timer."""
     kind = workload["kind"]
@@ -59,11 +66,16 @@ def create_workload_pod(
         # DaemonSet pods tolerate cordoned nodes, which is why drain must skip them.
         tolerations = [
             {"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": e}
-            for t, e in (("not-ready", "NoExecute"), ("unreachable", "NoExecute"),
-                         ("disk-pressure", "NoSchedule"), ("unschedulable", "NoSchedule"))
+            for t, e in (
+                ("not-ready", "NoExecute"),
+                ("unreachable", "NoExecute"),
+                ("disk-pressure", "NoSchedule"),
+                ("unschedulable", "NoSchedule"),
+            )
         ]
     pod = b.build_pod(
-        namespace=ns, name=name,
+        namespace=ns,
+        name=name,
         node=node["metadata"]["name"] if node else None,
         host_ip=node_ip(node) if node else "",
         pod_ip=store.next_pod_ip() if node else "",
@@ -72,14 +84,17 @@ def create_workload_pod(
         ready=ready,
         grace=int(tmpl["spec"].get("terminationGracePeriodSeconds", 30)),
         empty_dir=any("emptyDir" in v for v in tmpl["spec"].get("volumes") or []),
-        image=container["image"], container=container["name"],
+        image=container["image"],
+        container=container["name"],
         tolerations=tolerations,
         generate_name=None if kind == "StatefulSet" else f"{workload['metadata']['name']}-",
-        uid=uid, created=created,
+        uid=uid,
+        created=created,
     )
     if node is not None and not ready and not wsim.never_ready:
         store.pod_sim[pod["metadata"]["uid"]] = PodSim(
-            (ns, name), ready_at=monotonic() + store.real_seconds(wsim.ready_after_seconds))
+            (ns, name), ready_at=monotonic() + store.real_seconds(wsim.ready_after_seconds)
+        )
     store.put("pods", pod)
     return pod
 
@@ -137,9 +152,7 @@ def _kubelet(store: Store, now: float) -> None:
         if sim.delete_at is not None and now >= sim.delete_at:
             store.remove("pods", sim.key)
             continue
-        if sim.ready_at is not None and now >= sim.ready_at and not pod["metadata"].get(
-            "deletionTimestamp"
-        ):
+        if sim.ready_at is not None and now >= sim.ready_at and not pod["metadata"].get("deletionTimestamp"):
             sim.ready_at = None
             if b.set_pod_ready(pod, True):
                 store.modified("pods", pod)
@@ -207,15 +220,18 @@ def _clone_with_new_uid(template: Obj) -> Obj:
     pod["metadata"]["creationTimestamp"] = o.now_iso()
     for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
         pod["metadata"].pop(k, None)
-    pod["status"]["conditions"] = [
-        c for c in pod["status"].get("conditions", []) if c["type"] != "DisruptionTarget"
-    ]
+    pod["status"]["conditions"] = [c for c in pod["status"].get("conditions", []) if c["type"] != "DisruptionTarget"]
     return pod
 
 
 def _schedule_pending(store: Store) -> None:
-    pending = [p for p in store.list("pods") if not p["spec"].get("nodeName")
-               and p["status"].get("phase") == "Pending" and not p["metadata"].get("deletionTimestamp")]
+    pending = [
+        p
+        for p in store.list("pods")
+        if not p["spec"].get("nodeName")
+        and p["status"].get("phase") == "Pending"
+        and not p["metadata"].get("deletionTimestamp")
+    ]
     if not pending:
         return
     counts = Counter(p["spec"].get("nodeName") for p in store.list("pods"))
@@ -229,9 +245,14 @@ def _schedule_pending(store: Store) -> None:
         if node is None:
             return
         # Same pod, now bound to a node: keep its identity.
-        create_workload_pod(store, wl, pod["metadata"]["name"], node,
-                            uid=pod["metadata"]["uid"],
-                            created=pod["metadata"]["creationTimestamp"])
+        create_workload_pod(
+            store,
+            wl,
+            pod["metadata"]["name"],
+            node,
+            uid=pod["metadata"]["uid"],
+            created=pod["metadata"]["creationTimestamp"],
+        )
 
 
 def _workload_status(store: Store, dirty: set[str]) -> None:
@@ -241,21 +262,30 @@ def _workload_status(store: Store, dirty: set[str]) -> None:
         for wl in store.list(resource):
             if wl["metadata"]["namespace"] not in dirty:
                 continue
-            pods = [p for p in owned.get(wl["metadata"]["uid"], [])
-                    if not p["metadata"].get("deletionTimestamp")]
+            pods = [p for p in owned.get(wl["metadata"]["uid"], []) if not p["metadata"].get("deletionTimestamp")]
             ready = sum(1 for p in pods if o.is_pod_ready(p))
             status = dict(wl.get("status") or {})
             if resource == "replicasets":
-                status.update(replicas=len(pods), fullyLabeledReplicas=len(pods),
-                              readyReplicas=ready, availableReplicas=ready)
+                status.update(
+                    replicas=len(pods), fullyLabeledReplicas=len(pods), readyReplicas=ready, availableReplicas=ready
+                )
             elif resource == "statefulsets":
-                status.update(replicas=len(pods), readyReplicas=ready, currentReplicas=len(pods),
-                              updatedReplicas=len(pods), availableReplicas=ready)
+                status.update(
+                    replicas=len(pods),
+                    readyReplicas=ready,
+                    currentReplicas=len(pods),
+                    updatedReplicas=len(pods),
+                    availableReplicas=ready,
+                )
             else:
-                status.update(desiredNumberScheduled=node_count, currentNumberScheduled=len(pods),
-                              numberReady=ready, numberAvailable=ready,
-                              updatedNumberScheduled=len(pods),
-                              numberUnavailable=max(0, node_count - ready))
+                status.update(
+                    desiredNumberScheduled=node_count,
+                    currentNumberScheduled=len(pods),
+                    numberReady=ready,
+                    numberAvailable=ready,
+                    updatedNumberScheduled=len(pods),
+                    numberUnavailable=max(0, node_count - ready),
+                )
                 if status["numberUnavailable"] == 0:
                     status.pop("numberUnavailable")
             if status != wl.get("status"):
@@ -268,8 +298,7 @@ def _disruption(store: Store, dirty: set[str], now: float) -> None:
         key = (pdb["metadata"]["namespace"], pdb["metadata"]["name"])
         if key in store.held_pdbs:
             continue
-        stale = int(pdb["status"].get("observedGeneration", 0)) < int(
-            pdb["metadata"].get("generation", 1))
+        stale = int(pdb["status"].get("observedGeneration", 0)) < int(pdb["metadata"].get("generation", 1))
         expiring = bool(store.disrupted.get(key))
         if key[0] not in dirty and not stale and not expiring:
             continue

@@ -27,7 +27,8 @@ _POLICY = [
 def served(store: Store) -> dict[tuple[str, str], list[tuple[str, str, bool, list[str], list[str]]]]:
     """(group, version) -> resources; what the router accepts and discovery shows."""
     groups: dict[tuple[str, str], list[tuple[str, str, bool, list[str], list[str]]]] = {
-        ("", "v1"): _CORE, ("apps", "v1"): _APPS,
+        ("", "v1"): _CORE,
+        ("apps", "v1"): _APPS,
     }
     for v in store.policy_versions:
         groups[("policy", v)] = _POLICY
@@ -37,16 +38,27 @@ def served(store: Store) -> dict[tuple[str, str], list[tuple[str, str, bool, lis
 def version_info(store: Store) -> Obj:
     major, minor = store.version
     return {
-        "major": str(major), "minor": str(minor), "gitVersion": f"v{major}.{minor}.0",
-        "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
-        "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.22.5", "compiler": "gc",
+        "major": str(major),
+        "minor": str(minor),
+        "gitVersion": f"v{major}.{minor}.0",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.22.5",
+        "compiler": "gc",
         "platform": "linux/amd64",
     }
 
 
 def _resource(name: str, kind: str, namespaced: bool, short: list[str], verbs: list[str]) -> Obj:
-    return {"name": name, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
-            "verbs": verbs, "shortNames": short}
+    return {
+        "name": name,
+        "singularName": kind.lower(),
+        "namespaced": namespaced,
+        "kind": kind,
+        "verbs": verbs,
+        "shortNames": short,
+    }
 
 
 def resource_list(store: Store, group: str, version: str) -> Obj | None:
@@ -56,18 +68,32 @@ def resource_list(store: Store, group: str, version: str) -> Obj | None:
     items = [_resource(*r) for r in resources]
     if group == "":
         eviction_version = store.policy_versions[0]  # v1 when served, else v1beta1
-        items.append({"name": "pods/eviction", "singularName": "", "namespaced": True,
-                      "group": "policy", "version": eviction_version, "kind": "Eviction",
-                      "verbs": ["create"]})
-        items.append({"name": "pods/status", "singularName": "", "namespaced": True,
-                      "kind": "Pod", "verbs": ["get"]})
-    return {"kind": "APIResourceList", "apiVersion": "v1",
-            "groupVersion": f"{group}/{version}" if group else version, "resources": items}
+        items.append(
+            {
+                "name": "pods/eviction",
+                "singularName": "",
+                "namespaced": True,
+                "group": "policy",
+                "version": eviction_version,
+                "kind": "Eviction",
+                "verbs": ["create"],
+            }
+        )
+        items.append({"name": "pods/status", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]})
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{group}/{version}" if group else version,
+        "resources": items,
+    }
 
 
 def api_versions(host: str) -> Obj:
-    return {"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}],
+    }
 
 
 def _group(store: Store, name: str) -> Obj:

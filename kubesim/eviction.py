@@ -12,9 +12,7 @@ from kubesim.state import PodSim, Store, monotonic
 
 Obj = dict[str, Any]
 
-MULTIPLE_PDBS = (
-    "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
-)
+MULTIPLE_PDBS = "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
 BUDGET_VIOLATED = "Cannot evict pod as it would violate the pod's disruption budget."
 
 
@@ -35,21 +33,30 @@ def _parse_eviction(store: Store, raw: bytes) -> tuple[Obj | None, Answer | None
     except (ValueError, UnicodeDecodeError) as exc:
         return None, _fail(o.bad_request(f"couldn't get version/kind; json parse error: {exc}"))
     if not isinstance(body, dict):
-        return None, _fail(o.bad_request(
-            "couldn't get version/kind; json parse error: json: cannot unmarshal "
-            f"{type(body).__name__} into Go value of type struct"))
+        return None, _fail(
+            o.bad_request(
+                "couldn't get version/kind; json parse error: json: cannot unmarshal "
+                f"{type(body).__name__} into Go value of type struct"
+            )
+        )
     kind, api_version = body.get("kind"), body.get("apiVersion")
     if not kind:
         return None, _fail(o.bad_request(f"Object 'Kind' is missing in '{raw.decode()[:200]}'"))
     if kind != "Eviction":
-        return None, _fail(o.bad_request(
-            f"the object provided is unrecognized (must be of type Eviction): "
-            f"no kind \"{kind}\" is registered for the Eviction subresource"))
+        return None, _fail(
+            o.bad_request(
+                f"the object provided is unrecognized (must be of type Eviction): "
+                f'no kind "{kind}" is registered for the Eviction subresource'
+            )
+        )
     accepted = [f"policy/{v}" for v in store.policy_versions]
     if api_version not in accepted:
-        return None, _fail(o.bad_request(
-            f'no kind "Eviction" is registered for version "{api_version}" in scheme '
-            f'"k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30"'))
+        return None, _fail(
+            o.bad_request(
+                f'no kind "Eviction" is registered for version "{api_version}" in scheme '
+                f'"k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30"'
+            )
+        )
     return body, None
 
 
@@ -60,8 +67,11 @@ def _dry_run_values(values: Any, field_path: str, name: str) -> tuple[bool, Answ
         values = [values]
     for v in values:
         if v != "All":
-            cause = {"reason": "FieldValueNotSupported", "field": field_path,
-                     "message": f'Unsupported value: "{v}": supported values: "All"'}
+            cause = {
+                "reason": "FieldValueNotSupported",
+                "field": field_path,
+                "message": f'Unsupported value: "{v}": supported values: "All"',
+            }
             return False, _fail(o.invalid("policy", "Eviction", name, [cause]))
     return True, None
 
@@ -84,12 +94,12 @@ def evict(
     if meta.get("name") and meta["name"] != name:
         return _fail(o.bad_request("name in URL does not match name in Eviction object"))
     if meta.get("namespace") and meta["namespace"] != namespace:
-        return _fail(o.bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request"))
+        return _fail(
+            o.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+        )
     options = eviction.get("deleteOptions") or {}
     if not isinstance(options, dict):
-        return _fail(o.bad_request("json: cannot unmarshal deleteOptions into Go value of type "
-                                   "v1.DeleteOptions"))
+        return _fail(o.bad_request("json: cannot unmarshal deleteOptions into Go value of type v1.DeleteOptions"))
     dry_q, err = _dry_run_values(query_dry_run, "dryRun", name)
     if err:
         return err
@@ -99,31 +109,52 @@ def evict(
     dry_run = dry_q or dry_b
     grace = options.get("gracePeriodSeconds")
     if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
-        return _fail(o.bad_request(
-            "json: cannot unmarshal into Go struct field DeleteOptions.deleteOptions."
-            "gracePeriodSeconds of type int64"))
+        return _fail(
+            o.bad_request(
+                "json: cannot unmarshal into Go struct field DeleteOptions.deleteOptions."
+                "gracePeriodSeconds of type int64"
+            )
+        )
 
     # NamespaceLifecycle admission runs before the eviction REST code looks at the pod.
     if store.namespace_terminating(namespace):
-        return _fail(o.forbidden(
-            "pods", name,
-            f"unable to create new content in namespace {namespace} because it is being terminated",
-            [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated",
-              "field": "metadata.namespace"}],
-        ))
+        return _fail(
+            o.forbidden(
+                "pods",
+                name,
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+                [
+                    {
+                        "reason": "NamespaceTerminating",
+                        "message": f"namespace {namespace} is being terminated",
+                        "field": "metadata.namespace",
+                    }
+                ],
+            )
+        )
 
     pod = store.get("pods", namespace, name)
     if pod is None:
         return _fail(o.not_found("pods", name))
     pre = options.get("preconditions") or {}
     if pre.get("uid") and pre["uid"] != pod["metadata"]["uid"]:
-        return _fail(o.conflict("Pod", name, f"Precondition failed: UID in precondition: "
-                                f"{pre['uid']}, UID in object meta: {pod['metadata']['uid']}"))
+        return _fail(
+            o.conflict(
+                "Pod",
+                name,
+                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {pod['metadata']['uid']}",
+            )
+        )
     if pre.get("resourceVersion") and pre["resourceVersion"] != pod["metadata"]["resourceVersion"]:
-        return _fail(o.conflict(
-            "Pod", name, f"Precondition failed: ResourceVersion in precondition: "
-            f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-            f"{pod['metadata']['resourceVersion']}"))
+        return _fail(
+            o.conflict(
+                "Pod",
+                name,
+                f"Precondition failed: ResourceVersion in precondition: "
+                f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                f"{pod['metadata']['resourceVersion']}",
+            )
+        )
 
     def allow() -> Answer:
         if not dry_run:
@@ -138,8 +169,17 @@ def evict(
     pdbs = store.pdbs_for_pod(pod)
     if len(pdbs) > 1:
         # Upstream returns a bare Status with code 500 and no reason for this case.
-        return Answer(500, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                            "status": "Failure", "message": MULTIPLE_PDBS, "code": 500})
+        return Answer(
+            500,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": MULTIPLE_PDBS,
+                "code": 500,
+            },
+        )
     if not pdbs:
         return allow()
     pdb = pdbs[0]
@@ -157,28 +197,42 @@ def evict(
 
     # checkAndDecrement
     if int(status.get("observedGeneration", 0)) < int(pdb["metadata"].get("generation", 1)):
-        answer = _fail(o.too_many_requests(BUDGET_VIOLATED, 10, [{
-            "reason": "DisruptionBudget",
-            "message": f"The disruption budget {pdb_name} is still being processed by the server.",
-        }]))
+        answer = _fail(
+            o.too_many_requests(
+                BUDGET_VIOLATED,
+                10,
+                [
+                    {
+                        "reason": "DisruptionBudget",
+                        "message": f"The disruption budget {pdb_name} is still being processed by the server.",
+                    }
+                ],
+            )
+        )
         answer.headers["Retry-After"] = "10"
         return answer
     allowed = int(status.get("disruptionsAllowed", 0))
     if allowed < 0:
-        return _fail(o.forbidden("poddisruptionbudget.policy", pdb_name,
-                                 "pdb disruptions allowed is negative"))
+        return _fail(o.forbidden("poddisruptionbudget.policy", pdb_name, "pdb disruptions allowed is negative"))
     if allowed == 0:
-        return _fail(o.too_many_requests(BUDGET_VIOLATED, 0, [{
-            "reason": "DisruptionBudget",
-            "message": f"The disruption budget {pdb_name} needs {status.get('desiredHealthy', 0)} "
-                       f"healthy pods and has {status.get('currentHealthy', 0)} currently",
-        }]))
+        return _fail(
+            o.too_many_requests(
+                BUDGET_VIOLATED,
+                0,
+                [
+                    {
+                        "reason": "DisruptionBudget",
+                        "message": f"The disruption budget {pdb_name} needs {status.get('desiredHealthy', 0)} "
+                        f"healthy pods and has {status.get('currentHealthy', 0)} currently",
+                    }
+                ],
+            )
+        )
     if dry_run:
         return allow()
     # Conflicts happen on the PDB status update, which a dry run never makes.
     if pdb_conflict is not None and pdb_conflict():
-        answer = _fail(o.gateway_timeout(
-            f'couldn\'t update PodDisruptionBudget "{pdb_name}" due to conflicts', 10))
+        answer = _fail(o.gateway_timeout(f'couldn\'t update PodDisruptionBudget "{pdb_name}" due to conflicts', 10))
         answer.headers["Retry-After"] = "10"
         return answer
     status["disruptionsAllowed"] = allowed - 1
@@ -212,8 +266,7 @@ def delete_pod(store: Store, pod: Obj, grace: int | None, *, evicted: bool = Fal
     if meta.get("deletionTimestamp") and grace >= int(meta.get("deletionGracePeriodSeconds", 0)):
         return pod  # already terminating with a shorter or equal grace period
     if evicted and store.version >= (1, 26) and o.get_condition(pod, "DisruptionTarget") is None:
-        o.set_condition(pod, "DisruptionTarget", True, "EvictionByEvictionAPI",
-                        "Eviction API: evicting")
+        o.set_condition(pod, "DisruptionTarget", True, "EvictionByEvictionAPI", "Eviction API: evicting")
     if grace == 0:
         store.remove("pods", key)
         return pod
@@ -223,4 +276,3 @@ def delete_pod(store: Store, pod: Obj, grace: int | None, *, evicted: bool = Fal
     sim.delete_at = monotonic() + store.real_seconds(grace)
     store.modified("pods", pod)
     return pod
-

@@ -13,9 +13,7 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def now_iso(offset_seconds: float = 0.0) -> str:
-    moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(
-        seconds=offset_seconds
-    )
+    moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=offset_seconds)
     return moment.strftime(TIME_FORMAT)
 
 
@@ -55,6 +53,7 @@ def condition(ctype: str, status: bool, reason: str = "", message: str = "") -> 
 
 
 # --- Status bodies -----------------------------------------------------------------------
+
 
 def status_failure(
     code: int,
@@ -96,9 +95,7 @@ def bad_request(message: str) -> Obj:
 
 
 def method_not_allowed() -> Obj:
-    return status_failure(
-        405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
-    )
+    return status_failure(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
 
 def unauthorized() -> Obj:
@@ -167,6 +164,7 @@ def unsupported_media_type(content_type: str) -> Obj:
 
 # --- object helpers ----------------------------------------------------------------------
 
+
 def get_condition(obj: Obj, ctype: str) -> Obj | None:
     for c in obj.get("status", {}).get("conditions") or []:
         if c.get("type") == ctype:
@@ -180,9 +178,7 @@ def set_condition(obj: Obj, ctype: str, status: bool, reason: str = "", message:
     wanted = "True" if status else "False"
     for c in conditions:
         if c.get("type") == ctype:
-            changed = c.get("status") != wanted or c.get("reason", "") != reason or c.get(
-                "message", ""
-            ) != message
+            changed = c.get("status") != wanted or c.get("reason", "") != reason or c.get("message", "") != message
             if c.get("status") != wanted:
                 c["lastTransitionTime"] = now_iso()
             c["status"] = wanted

@@ -47,8 +47,11 @@ def _merge(target: Any, patch: Any, *, strategic: bool) -> Any:
             continue
         if value is None:
             target.pop(key, None)
-        elif strategic and isinstance(value, list) and isinstance(target.get(key), list) and all(
-            isinstance(v, dict) and ("name" in v or "type" in v) for v in value
+        elif (
+            strategic
+            and isinstance(value, list)
+            and isinstance(target.get(key), list)
+            and all(isinstance(v, dict) and ("name" in v or "type" in v) for v in value)
         ):
             target[key] = _merge_list(target[key], value)
         else:

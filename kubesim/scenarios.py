@@ -47,8 +47,9 @@ def resolve(scenario: str | Obj) -> Obj:
         spec = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
         spec.setdefault("name", path.stem)
         return spec
-    raise ScenarioError(f"unknown scenario {scenario!r}; available: {', '.join(available())}, "
-                        f"generated:nodes=N,pods=N,pdbs=N")
+    raise ScenarioError(
+        f"unknown scenario {scenario!r}; available: {', '.join(available())}, generated:nodes=N,pods=N,pdbs=N"
+    )
 
 
 def _parse_params(text: str) -> dict[str, Any]:
@@ -69,8 +70,13 @@ def _parse_params(text: str) -> dict[str, Any]:
 
 
 def generate(
-    nodes: int = 50, pods: int = 2000, pdbs: int = 200, namespaces: int = 20, seed: int = 1,
-    blocked: float = 0.25, daemonsets: int = 1,
+    nodes: int = 50,
+    pods: int = 2000,
+    pdbs: int = 200,
+    namespaces: int = 20,
+    seed: int = 1,
+    blocked: float = 0.25,
+    daemonsets: int = 1,
 ) -> Obj:
     """A large cluster: `pods` ReplicaSet pods over `nodes` nodes, `pdbs` of their
     workloads protected by a PDB (a `blocked` fraction of those with no disruptions allowed)."""
@@ -81,20 +87,28 @@ def generate(
         "name": "generated",
         "nodes": [{"name": f"node-{i:03d}"} for i in range(1, nodes + 1)],
         "namespaces": [{"name": f"team-{i:02d}"} for i in range(1, namespaces + 1)],
-        "workloads": [], "pods": [], "pdbs": [],
+        "workloads": [],
+        "pods": [],
+        "pdbs": [],
     }
     base, extra = divmod(pods, n_workloads)
-    n_blocked = int(round(pdbs * float(blocked)))
+    n_blocked = round(pdbs * float(blocked))
     for w in range(n_workloads):
         replicas = base + (1 if w < extra else 0)
         if replicas == 0:
             continue
         ns = f"team-{w % namespaces + 1:02d}"
         name = f"app-{w:04d}"
-        spec["workloads"].append({
-            "kind": "ReplicaSet", "namespace": ns, "name": f"{name}-{b.random_suffix(rng, 10)}",
-            "labels": {"app": name}, "replicas": replicas, "readyAfterSeconds": 10,
-        })
+        spec["workloads"].append(
+            {
+                "kind": "ReplicaSet",
+                "namespace": ns,
+                "name": f"{name}-{b.random_suffix(rng, 10)}",
+                "labels": {"app": name},
+                "replicas": replicas,
+                "readyAfterSeconds": 10,
+            }
+        )
         if w < pdbs:
             pdb: Obj = {"namespace": ns, "name": f"{name}-pdb", "selector": {"app": name}}
             if w < n_blocked:
@@ -105,8 +119,9 @@ def generate(
                 pdb["minAvailable"] = "50%"
             spec["pdbs"].append(pdb)
     if daemonsets:
-        spec["workloads"].append({"kind": "DaemonSet", "namespace": "kube-system",
-                                  "name": "node-agent", "labels": {"app": "node-agent"}})
+        spec["workloads"].append(
+            {"kind": "DaemonSet", "namespace": "kube-system", "name": "node-agent", "labels": {"app": "node-agent"}}
+        )
     return spec
 
 
@@ -146,11 +161,17 @@ def _populate(store: Store, spec: Obj) -> None:
 
     for i, entry in enumerate(spec.get("nodes") or []):
         entry = {"name": entry} if isinstance(entry, str) else entry
-        store.put("nodes", b.build_node(
-            entry["name"], index=i, kubelet_version=kubelet_version,
-            control_plane=bool(entry.get("controlPlane")),
-            unschedulable=bool(entry.get("unschedulable")), labels=entry.get("labels"),
-        ))
+        store.put(
+            "nodes",
+            b.build_node(
+                entry["name"],
+                index=i,
+                kubelet_version=kubelet_version,
+                control_plane=bool(entry.get("controlPlane")),
+                unschedulable=bool(entry.get("unschedulable")),
+                labels=entry.get("labels"),
+            ),
+        )
     counts: Counter[str] = Counter()
 
     def placement(wanted: str | None) -> Obj | None:
@@ -168,7 +189,11 @@ def _populate(store: Store, spec: Obj) -> None:
         labels = entry.get("labels") or {"app": name}
         replicas = int(entry.get("replicas", 1))
         wl = b.build_workload(
-            kind, namespace=ns, name=name, labels=labels, replicas=replicas,
+            kind,
+            namespace=ns,
+            name=name,
+            labels=labels,
+            replicas=replicas,
             grace=int(entry.get("terminationGracePeriodSeconds", 30)),
             image=entry.get("image", "registry.k8s.io/pause:3.9"),
             empty_dir=bool(entry.get("emptyDir")),
@@ -203,8 +228,11 @@ def _populate(store: Store, spec: Obj) -> None:
         if "matchLabels" not in selector and "matchExpressions" not in selector:
             selector = {"matchLabels": selector}
         pdb = b.build_pdb(
-            namespace=entry["namespace"], name=entry["name"], selector=selector,
-            min_available=entry.get("minAvailable"), max_unavailable=entry.get("maxUnavailable"),
+            namespace=entry["namespace"],
+            name=entry["name"],
+            selector=selector,
+            min_available=entry.get("minAvailable"),
+            max_unavailable=entry.get("maxUnavailable"),
             unhealthy_pod_eviction_policy=entry.get("unhealthyPodEvictionPolicy"),
         )
         key = (entry["namespace"], entry["name"])
@@ -235,20 +263,34 @@ def _bare_pod(store: Store, entry: Obj, placement: Any, ensure_ns: Any) -> None:
             raise ScenarioError(f"mirror pod {name} needs a node")
         annotations.setdefault("kubernetes.io/config.mirror", o.new_uid().replace("-", "")[:32])
         annotations.setdefault("kubernetes.io/config.source", "file")
-        owner = {"apiVersion": "v1", "kind": "Node", "name": node["metadata"]["name"],
-                 "uid": node["metadata"]["uid"], "controller": True}
+        owner = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "name": node["metadata"]["name"],
+            "uid": node["metadata"]["uid"],
+            "controller": True,
+        }
     elif entry.get("owner"):
         ref = entry["owner"]
-        owner = {"apiVersion": ref.get("apiVersion", "batch/v1"), "kind": ref["kind"],
-                 "name": ref["name"], "uid": ref.get("uid") or o.new_uid(),
-                 "controller": True, "blockOwnerDeletion": True}
+        owner = {
+            "apiVersion": ref.get("apiVersion", "batch/v1"),
+            "kind": ref["kind"],
+            "name": ref["name"],
+            "uid": ref.get("uid") or o.new_uid(),
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
     pod = b.build_pod(
-        namespace=ns, name=name,
+        namespace=ns,
+        name=name,
         node=node["metadata"]["name"] if node else None,
         host_ip=node_ip(node) if node else "",
         pod_ip=store.next_pod_ip() if node else "",
-        labels=entry.get("labels") or {"run": name}, annotations=annotations, owner=owner,
-        phase=phase, ready=bool(entry.get("ready", True)),
+        labels=entry.get("labels") or {"run": name},
+        annotations=annotations,
+        owner=owner,
+        phase=phase,
+        ready=bool(entry.get("ready", True)),
         grace=int(entry.get("terminationGracePeriodSeconds", 30)),
         empty_dir=bool(entry.get("emptyDir")),
         image=entry.get("image", "registry.k8s.io/pause:3.9"),

@@ -91,9 +91,7 @@ def label_selector_requirements(selector: Obj | None) -> list[Requirement] | Non
         return None
     reqs = [Requirement(k, "=", (str(v),)) for k, v in (selector.get("matchLabels") or {}).items()]
     for expr in selector.get("matchExpressions") or []:
-        op = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}.get(
-            expr.get("operator", "")
-        )
+        op = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}.get(expr.get("operator", ""))
         if op is None:
             raise SelectorError(f"invalid operator {expr.get('operator')!r}")
         reqs.append(Requirement(expr["key"], op, tuple(expr.get("values") or ())))
@@ -108,6 +106,7 @@ def selector_matches(selector: Obj | None, labels: dict[str, str] | None) -> boo
 
 
 # --- field selectors ------------------------------------------------------------------------
+
 
 def _path_getter(*path: str) -> Callable[[Obj], str]:
     def get(obj: Obj) -> str:
@@ -165,7 +164,7 @@ def parse_field_selector(text: str | None, resource: str) -> list[FieldRequireme
                 key, _, value = part.partition(op)
                 key = key.strip()
                 if key not in fields:
-                    raise SelectorError(f'field label not supported: {key}')
+                    raise SelectorError(f"field label not supported: {key}")
                 reqs.append(FieldRequirement(fields[key], op == "!=", value.strip()))
                 break
         else:

@@ -27,8 +27,15 @@ Obj = dict[str, Any]
 PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 MAX_BODY = 8 * 1024 * 1024
 DEFAULT_WATCH_SECONDS = 1800
-GROUP_OF = {"pods": "", "nodes": "", "namespaces": "", "replicasets": "apps",
-            "statefulsets": "apps", "daemonsets": "apps", "poddisruptionbudgets": "policy"}
+GROUP_OF = {
+    "pods": "",
+    "nodes": "",
+    "namespaces": "",
+    "replicasets": "apps",
+    "statefulsets": "apps",
+    "daemonsets": "apps",
+    "poddisruptionbudgets": "policy",
+}
 
 
 def _dumps(obj: Any) -> bytes:
@@ -102,6 +109,25 @@ class Handler(BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError, OSError):
             self.close_connection = True
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Malformed request lines and unknown verbs get a Status body, not the stdlib's HTML."""
+        self.close_connection = True
+        if code == 501:  # an HTTP method we have no handler for at all
+            body = o.method_not_allowed()
+        else:
+            reason = {
+                400: "BadRequest",
+                408: "Timeout",
+                413: "RequestEntityTooLarge",
+                414: "RequestURITooLong",
+                431: "BadRequest",
+            }.get(code, "InternalError")
+            body = o.status_failure(code, reason, message or http.HTTPStatus(code).phrase)
+        try:
+            self._send_status(body)
+        except OSError:
+            pass
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 
@@ -141,23 +167,28 @@ class Handler(BaseHTTPRequestHandler):
             raise ValueError("request body too large")
         return self.rfile.read(length) if length > 0 else b""
 
-    def _send(self, code: int, body: bytes, content_type: str = "application/json",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, code: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None
+    ) -> None:
         self.status_code = code
         try:
             phrase = http.HTTPStatus(code).phrase
         except ValueError:
             phrase = ""
-        head = [f"HTTP/1.1 {code} {phrase}", f"Content-Type: {content_type}",
-                f"Content-Length: {len(body)}", "Cache-Control: no-cache, private",
-                f"Date: {email.utils.formatdate(usegmt=True)}"]
+        head = [
+            f"HTTP/1.1 {code} {phrase}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(body)}",
+            "Cache-Control: no-cache, private",
+            f"Date: {email.utils.formatdate(usegmt=True)}",
+        ]
         for k, v in (headers or {}).items():
             head.append(f"{k}: {v}")
         if self.close_connection:
             head.append("Connection: close")
         data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
         # One write per response: fewer TLS records and syscalls on the hot path.
-        self.wfile.write(data if self.command == "HEAD" else data + body)
+        self.wfile.write(data if getattr(self, "command", None) == "HEAD" else data + body)
 
     def _send_json(self, code: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self._send(code, _dumps(obj), headers=headers)
@@ -199,12 +230,17 @@ class Handler(BaseHTTPRequestHandler):
                 pass
         finally:
             if not control:
-                sim.log_request({
-                    "time": o.now_iso(), "method": method, "path": path, "query": url.query,
-                    "status": self.status_code,
-                    "userAgent": self.headers.get("User-Agent", ""),
-                    "durationMs": round((time.perf_counter() - started) * 1000, 3),
-                })
+                sim.log_request(
+                    {
+                        "time": o.now_iso(),
+                        "method": method,
+                        "path": path,
+                        "query": url.query,
+                        "status": self.status_code,
+                        "userAgent": self.headers.get("User-Agent", ""),
+                        "durationMs": round((time.perf_counter() - started) * 1000, 3),
+                    }
+                )
 
     # --- API ---------------------------------------------------------------------------------
 
@@ -235,8 +271,12 @@ class Handler(BaseHTTPRequestHandler):
         store = self.server.sim.store
         segs = [s for s in path.split("/") if s]
         if not segs:
-            return self._only_get(method, lambda: self._send_json(200, {"paths": [
-                "/api", "/api/v1", "/apis", "/apis/apps/v1", "/healthz", "/version"]}))
+            return self._only_get(
+                method,
+                lambda: self._send_json(
+                    200, {"paths": ["/api", "/api/v1", "/apis", "/apis/apps/v1", "/healthz", "/version"]}
+                ),
+            )
         head = segs[0]
         if head == "version" and len(segs) == 1:
             return self._only_get(method, lambda: self._send_json(200, discovery.version_info(store)))
@@ -273,8 +313,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_status(o.method_not_allowed())
         answer()
 
-    def _resource(self, method: str, group: str, version: str, rest: list[str],
-                  query: dict[str, list[str]], body: bytes) -> None:
+    def _resource(
+        self, method: str, group: str, version: str, rest: list[str], query: dict[str, list[str]], body: bytes
+    ) -> None:
         store = self.server.sim.store
         known = {r[0]: r for r in discovery.served(store)[(group, version)]}
         namespace: str | None = None
@@ -319,8 +360,9 @@ class Handler(BaseHTTPRequestHandler):
             return {**obj, "apiVersion": api_version}  # e.g. a PDB read through policy/v1beta1
         return obj
 
-    def _list(self, resource: str, kind: str, api_version: str, namespace: str | None,
-              query: dict[str, list[str]]) -> None:
+    def _list(
+        self, resource: str, kind: str, api_version: str, namespace: str | None, query: dict[str, list[str]]
+    ) -> None:
         store = self.server.sim.store
         try:
             labels = parse_label_selector(_param(query, "labelSelector"))
@@ -331,16 +373,21 @@ class Handler(BaseHTTPRequestHandler):
             items = [
                 self._serve_obj(obj, api_version)
                 for obj in store.list(resource, namespace)
-                if matches_all(labels, obj["metadata"].get("labels"))
-                and all(f.matches(obj) for f in fields)
+                if matches_all(labels, obj["metadata"].get("labels")) and all(f.matches(obj) for f in fields)
             ]
             items.sort(key=lambda x: (x["metadata"].get("namespace", ""), x["metadata"]["name"]))
             rv = str(store.rv)
             if tables.wants_table(self.headers.get("Accept", "")):
                 payload = _dumps(tables.table(resource, items, rv))
             else:
-                payload = _dumps({"kind": f"{kind}List", "apiVersion": api_version,
-                                  "metadata": {"resourceVersion": rv}, "items": items})
+                payload = _dumps(
+                    {
+                        "kind": f"{kind}List",
+                        "apiVersion": api_version,
+                        "metadata": {"resourceVersion": rv},
+                        "items": items,
+                    }
+                )
         self._send(200, payload)
 
     def _get(self, resource: str, api_version: str, namespace: str, name: str) -> None:
@@ -357,8 +404,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_status(o.not_found(resource, name, GROUP_OF[resource]))
         self._send(200, payload)
 
-    def _patch(self, resource: str, api_version: str, namespace: str, name: str,
-               body: bytes) -> None:
+    def _patch(self, resource: str, api_version: str, namespace: str, name: str, body: bytes) -> None:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if content_type not in patch.SUPPORTED:
             return self._send_status(o.unsupported_media_type(content_type))
@@ -376,8 +422,15 @@ class Handler(BaseHTTPRequestHandler):
             if not isinstance(new.get("metadata"), dict) or not isinstance(new.get("spec", {}), dict):
                 return self._send_status(o.status_failure(422, "Invalid", "metadata and spec must be objects"))
             # Identity is immutable; the server owns resourceVersion and generation.
-            for key in ("name", "namespace", "uid", "creationTimestamp", "generation",
-                        "deletionTimestamp", "deletionGracePeriodSeconds"):
+            for key in (
+                "name",
+                "namespace",
+                "uid",
+                "creationTimestamp",
+                "generation",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+            ):
                 if key in obj["metadata"]:
                     new["metadata"][key] = obj["metadata"][key]
                 else:
@@ -393,8 +446,7 @@ class Handler(BaseHTTPRequestHandler):
             payload = _dumps(self._serve_obj(obj, api_version))
         self._send(200, payload)
 
-    def _delete_pod(self, namespace: str, name: str, query: dict[str, list[str]],
-                    body: bytes) -> None:
+    def _delete_pod(self, namespace: str, name: str, query: dict[str, list[str]], body: bytes) -> None:
         store = self.server.sim.store
         options: Obj = {}
         if body.strip():
@@ -417,9 +469,14 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send_status(o.not_found("pods", name))
             pre = options.get("preconditions") or {}
             if pre.get("uid") and pre["uid"] != pod["metadata"]["uid"]:
-                return self._send_status(o.conflict(
-                    "Pod", name, f"Precondition failed: UID in precondition: {pre['uid']}, "
-                    f"UID in object meta: {pod['metadata']['uid']}"))
+                return self._send_status(
+                    o.conflict(
+                        "Pod",
+                        name,
+                        f"Precondition failed: UID in precondition: {pre['uid']}, "
+                        f"UID in object meta: {pod['metadata']['uid']}",
+                    )
+                )
             if not dry_run:
                 delete_pod(store, pod, grace)
             payload = _dumps(pod)
@@ -429,14 +486,19 @@ class Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         path = f"/api/v1/namespaces/{namespace}/pods/{name}/eviction"
         with sim.store.lock:
-            answer = evict(sim.store, namespace, name, body, query.get("dryRun"),
-                           pdb_conflict=lambda: sim.take_conflict_fault(path))
+            answer = evict(
+                sim.store,
+                namespace,
+                name,
+                body,
+                query.get("dryRun"),
+                pdb_conflict=lambda: sim.take_conflict_fault(path),
+            )
         self._send_json(answer.code, answer.body, answer.headers)
 
     # --- watch -------------------------------------------------------------------------------
 
-    def _watch(self, resource: str, api_version: str, namespace: str | None,
-               query: dict[str, list[str]]) -> None:
+    def _watch(self, resource: str, api_version: str, namespace: str | None, query: dict[str, list[str]]) -> None:
         sim = self.server.sim
         store = sim.store
         try:
@@ -451,8 +513,11 @@ class Handler(BaseHTTPRequestHandler):
 
         def wanted(obj: Obj) -> bool:
             meta = obj["metadata"]
-            return ((namespace is None or meta.get("namespace") == namespace)
-                    and matches_all(labels, meta.get("labels")) and all(f.matches(obj) for f in fields))
+            return (
+                (namespace is None or meta.get("namespace") == namespace)
+                and matches_all(labels, meta.get("labels"))
+                and all(f.matches(obj) for f in fields)
+            )
 
         def encode(etype: str, obj: Obj) -> bytes:
             if as_table:
@@ -463,16 +528,17 @@ class Handler(BaseHTTPRequestHandler):
 
         self.status_code = 200
         self.close_connection = self.close_connection  # the stream ends with a zero chunk
-        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                         b"Cache-Control: no-cache, private\r\nTransfer-Encoding: chunked\r\n\r\n")
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Cache-Control: no-cache, private\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
         deadline = time.monotonic() + timeout
         pending: list[bytes] = []
         with store.lock:
             generation = store.generation
             if rv_from is None:
                 last = store.rv
-                pending = [encode("ADDED", obj) for obj in store.list(resource, namespace)
-                           if wanted(obj)]
+                pending = [encode("ADDED", obj) for obj in store.list(resource, namespace) if wanted(obj)]
             elif rv_from < store.history_floor:
                 pending = [_gone(rv_from, store.history_floor)]
                 deadline = 0.0

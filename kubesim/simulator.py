@@ -22,11 +22,17 @@ from kubesim.state import WORKLOAD_RESOURCES, Fault, PodSim, Store, WorkloadSim,
 Obj = dict[str, Any]
 
 FAULT_TYPES = {
-    "throttle": "throttle", "rate_limit": "throttle", "429": "throttle",
-    "error": "error", "500": "error",
-    "unauthorized": "unauthorized", "401": "unauthorized",
-    "forbidden": "forbidden", "403": "forbidden",
-    "pdb_conflict": "pdb_conflict", "504": "pdb_conflict",
+    "throttle": "throttle",
+    "rate_limit": "throttle",
+    "429": "throttle",
+    "error": "error",
+    "500": "error",
+    "unauthorized": "unauthorized",
+    "401": "unauthorized",
+    "forbidden": "forbidden",
+    "403": "forbidden",
+    "pdb_conflict": "pdb_conflict",
+    "504": "pdb_conflict",
     "latency": "latency",
     "drop": "drop",
 }
@@ -43,8 +49,9 @@ def parse_version(text: str) -> tuple[int, int]:
 class Simulator:
     """A simulated Kubernetes API server. Several may run in one process on different ports."""
 
-    def __init__(self, scenario: str | Obj = "demo", version: str = "1.30",
-                 time_scale: float = 1.0, token: str | None = None) -> None:
+    def __init__(
+        self, scenario: str | Obj = "demo", version: str = "1.30", time_scale: float = 1.0, token: str | None = None
+    ) -> None:
         if float(time_scale) <= 0:
             raise ValueError("time_scale must be positive")
         self.store = Store(version=parse_version(version), time_scale=float(time_scale))
@@ -74,8 +81,8 @@ class Simulator:
         self._server = KubeHTTPServer((host, port), self)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name=f"kubesim-{self.port}", daemon=True)
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"kubesim-{self.port}", daemon=True
+        )
         self._thread.start()
         self._controllers.start()
         return self
@@ -123,10 +130,15 @@ class Simulator:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": name, "cluster": {
-                "server": self.url,
-                "certificate-authority-data": base64.b64encode(self.ca_pem.encode()).decode(),
-            }}],
+            "clusters": [
+                {
+                    "name": name,
+                    "cluster": {
+                        "server": self.url,
+                        "certificate-authority-data": base64.b64encode(self.ca_pem.encode()).decode(),
+                    },
+                }
+            ],
             "users": [{"name": f"{name}-admin", "user": {"token": self.token}}],
             "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-admin"}}],
             "current-context": name,
@@ -153,9 +165,16 @@ class Simulator:
 
     # --- faults ------------------------------------------------------------------------------
 
-    def inject_fault(self, type: str, count: int | None = 1, path: str | None = None,
-                     method: str | None = None, retry_after: int = 1, latency: float = 0.0,
-                     message: str | None = None) -> Obj:
+    def inject_fault(
+        self,
+        type: str,
+        count: int | None = 1,
+        path: str | None = None,
+        method: str | None = None,
+        retry_after: int = 1,
+        latency: float = 0.0,
+        message: str | None = None,
+    ) -> Obj:
         """Make the next `count` matching API requests fail (count None: until cleared).
 
         Types: throttle (429 + Retry-After), error (500), unauthorized (401), forbidden (403),
@@ -168,10 +187,16 @@ class Simulator:
             raise ValueError(f"unknown fault type {type!r}; one of {sorted(set(FAULT_TYPES.values()))}")
         if path:
             re.compile(path)
-        fault = Fault(id=next(self._fault_ids), type=kind,
-                      remaining=None if count is None or count <= 0 else int(count),
-                      path=path, method=method.upper() if method else None,
-                      retry_after=int(retry_after), latency=float(latency), message=message)
+        fault = Fault(
+            id=next(self._fault_ids),
+            type=kind,
+            remaining=None if count is None or count <= 0 else int(count),
+            path=path,
+            method=method.upper() if method else None,
+            retry_after=int(retry_after),
+            latency=float(latency),
+            message=message,
+        )
         with self._fault_lock:
             self._faults.append(fault)
         return _fault_dict(fault)
@@ -193,7 +218,8 @@ class Simulator:
     @staticmethod
     def _matches(fault: Fault, method: str, path: str) -> bool:
         return (fault.method is None or fault.method == method) and (
-            fault.path is None or re.search(fault.path, path) is not None)
+            fault.path is None or re.search(fault.path, path) is not None
+        )
 
     def take_fault(self, method: str, path: str) -> tuple[float, Fault | None]:
         """The added latency and the fault (if any) to apply to this request."""
@@ -222,14 +248,19 @@ class Simulator:
 
     def fault_status(self, fault: Fault, path: str) -> Obj:
         if fault.type == "throttle":
-            return o.too_many_requests(
-                fault.message or "Too many requests, please try again later.", fault.retry_after)
+            return o.too_many_requests(fault.message or "Too many requests, please try again later.", fault.retry_after)
         if fault.type == "unauthorized":
             return o.unauthorized()
         if fault.type == "forbidden":
-            return o.status_failure(403, "Forbidden", fault.message or (
-                f'the server does not allow access to the requested resource ({path}): User '
-                f'"system:serviceaccount:drainboard:drainboard" cannot access it'))
+            return o.status_failure(
+                403,
+                "Forbidden",
+                fault.message
+                or (
+                    f"the server does not allow access to the requested resource ({path}): User "
+                    f'"system:serviceaccount:drainboard:drainboard" cannot access it'
+                ),
+            )
         return o.internal_error(fault.message or "kubesim injected fault")
 
     # --- request log ---------------------------------------------------------------------------
@@ -253,9 +284,16 @@ class Simulator:
         """Run every controller once now, without waiting for the next tick."""
         reconcile(self.store)
 
-    def set_workload(self, namespace: str, name: str, *, kind: str | None = None,
-                     never_ready: bool | None = None, ready_after_seconds: float | None = None,
-                     replicas: int | None = None) -> Obj:
+    def set_workload(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        kind: str | None = None,
+        never_ready: bool | None = None,
+        ready_after_seconds: float | None = None,
+        replicas: int | None = None,
+    ) -> Obj:
         store = self.store
         with store.lock:
             kinds = [kind] if kind else list(WORKLOAD_RESOURCES)
@@ -288,9 +326,14 @@ class Simulator:
                 wl["spec"]["replicas"] = int(replicas)
                 wl["metadata"]["generation"] = int(wl["metadata"].get("generation", 1)) + 1
                 store.modified(WORKLOAD_RESOURCES[wl["kind"]], wl)
-            return {"kind": wl["kind"], "namespace": namespace, "name": name,
-                    "neverReady": wsim.never_ready, "readyAfterSeconds": wsim.ready_after_seconds,
-                    "replicas": wl["spec"].get("replicas")}
+            return {
+                "kind": wl["kind"],
+                "namespace": namespace,
+                "name": name,
+                "neverReady": wsim.never_ready,
+                "readyAfterSeconds": wsim.ready_after_seconds,
+                "replicas": wl["spec"].get("replicas"),
+            }
 
     def set_namespace_terminating(self, name: str, terminating: bool = True) -> None:
         with self.store.lock:
@@ -302,9 +345,16 @@ class Simulator:
 
     _UNSET: Any = object()
 
-    def set_pdb(self, namespace: str, name: str, *, hold: bool | None = None,
-                min_available: Any = _UNSET, max_unavailable: Any = _UNSET,
-                unhealthy_pod_eviction_policy: Any = _UNSET) -> Obj:
+    def set_pdb(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        hold: bool | None = None,
+        min_available: Any = _UNSET,
+        max_unavailable: Any = _UNSET,
+        unhealthy_pod_eviction_policy: Any = _UNSET,
+    ) -> Obj:
         """Change a PDB's spec (bumping its generation) and/or hold it unprocessed, so the
         eviction API answers "still being processed" until released."""
         store = self.store
@@ -313,8 +363,11 @@ class Simulator:
             if pdb is None:
                 raise KeyError(f"poddisruptionbudget {namespace}/{name} not found")
             spec = dict(pdb["spec"])
-            for key, value in (("minAvailable", min_available), ("maxUnavailable", max_unavailable),
-                               ("unhealthyPodEvictionPolicy", unhealthy_pod_eviction_policy)):
+            for key, value in (
+                ("minAvailable", min_available),
+                ("maxUnavailable", max_unavailable),
+                ("unhealthyPodEvictionPolicy", unhealthy_pod_eviction_policy),
+            ):
                 if value is not self._UNSET:
                     if value is None:
                         spec.pop(key, None)
@@ -333,11 +386,15 @@ class Simulator:
                 pdb["metadata"]["generation"] = generation + 1
             if changed or hold is not None:
                 store.modified("poddisruptionbudgets", pdb)
-            return {"namespace": namespace, "name": name, "spec": pdb["spec"],
-                    "generation": pdb["metadata"]["generation"], "held": key in store.held_pdbs}
+            return {
+                "namespace": namespace,
+                "name": name,
+                "spec": pdb["spec"],
+                "generation": pdb["metadata"]["generation"],
+                "held": key in store.held_pdbs,
+            }
 
-    def set_pod(self, namespace: str, name: str, *, ready: bool | None = None,
-                phase: str | None = None) -> Obj:
+    def set_pod(self, namespace: str, name: str, *, ready: bool | None = None, phase: str | None = None) -> Obj:
         store = self.store
         with store.lock:
             pod = store.get("pods", namespace, name)
@@ -369,25 +426,47 @@ class Simulator:
                 "timeScale": store.time_scale,
                 "resourceVersion": str(store.rv),
                 "evictionApiVersion": self.eviction_api_version,
-                "namespaces": [{"name": n["metadata"]["name"], "phase": n["status"]["phase"]}
-                               for n in store.list("namespaces")],
-                "nodes": [{"name": n["metadata"]["name"],
-                           "unschedulable": bool(n["spec"].get("unschedulable")),
-                           "pods": per_node.get(n["metadata"]["name"], 0)}
-                          for n in store.list("nodes")],
+                "namespaces": [
+                    {"name": n["metadata"]["name"], "phase": n["status"]["phase"]} for n in store.list("namespaces")
+                ],
+                "nodes": [
+                    {
+                        "name": n["metadata"]["name"],
+                        "unschedulable": bool(n["spec"].get("unschedulable")),
+                        "pods": per_node.get(n["metadata"]["name"], 0),
+                    }
+                    for n in store.list("nodes")
+                ],
                 "pods": [_pod_summary(p) for p in pods],
-                "pdbs": [{
-                    "namespace": p["metadata"]["namespace"], "name": p["metadata"]["name"],
-                    "generation": p["metadata"].get("generation", 1),
-                    "held": (p["metadata"]["namespace"], p["metadata"]["name"]) in store.held_pdbs,
-                    **{k: p["status"].get(k) for k in (
-                        "observedGeneration", "currentHealthy", "desiredHealthy",
-                        "disruptionsAllowed", "expectedPods")},
-                } for p in store.list("poddisruptionbudgets")],
-                "workloads": [{
-                    "kind": k, "namespace": ns, "name": n, "neverReady": w.never_ready,
-                    "readyAfterSeconds": w.ready_after_seconds,
-                } for (k, ns, n), w in store.workloads.items()],
+                "pdbs": [
+                    {
+                        "namespace": p["metadata"]["namespace"],
+                        "name": p["metadata"]["name"],
+                        "generation": p["metadata"].get("generation", 1),
+                        "held": (p["metadata"]["namespace"], p["metadata"]["name"]) in store.held_pdbs,
+                        **{
+                            k: p["status"].get(k)
+                            for k in (
+                                "observedGeneration",
+                                "currentHealthy",
+                                "desiredHealthy",
+                                "disruptionsAllowed",
+                                "expectedPods",
+                            )
+                        },
+                    }
+                    for p in store.list("poddisruptionbudgets")
+                ],
+                "workloads": [
+                    {
+                        "kind": k,
+                        "namespace": ns,
+                        "name": n,
+                        "neverReady": w.never_ready,
+                        "readyAfterSeconds": w.ready_after_seconds,
+                    }
+                    for (k, ns, n), w in store.workloads.items()
+                ],
                 "faults": self.faults(),
                 "requests": len(self._requests),
             }
@@ -396,15 +475,25 @@ class Simulator:
 def _pod_summary(pod: Obj) -> Obj:
     ref = o.controller_ref(pod)
     return {
-        "namespace": pod["metadata"]["namespace"], "name": pod["metadata"]["name"],
-        "uid": pod["metadata"]["uid"], "node": pod["spec"].get("nodeName"),
-        "phase": pod["status"].get("phase"), "ready": o.is_pod_ready(pod),
+        "namespace": pod["metadata"]["namespace"],
+        "name": pod["metadata"]["name"],
+        "uid": pod["metadata"]["uid"],
+        "node": pod["spec"].get("nodeName"),
+        "phase": pod["status"].get("phase"),
+        "ready": o.is_pod_ready(pod),
         "terminating": bool(pod["metadata"].get("deletionTimestamp")),
         "owner": f"{ref['kind']}/{ref['name']}" if ref else None,
     }
 
 
 def _fault_dict(fault: Fault) -> Obj:
-    return {"id": fault.id, "type": fault.type, "remaining": fault.remaining, "path": fault.path,
-            "method": fault.method, "retryAfterSeconds": fault.retry_after,
-            "latencySeconds": fault.latency, "message": fault.message}
+    return {
+        "id": fault.id,
+        "type": fault.type,
+        "remaining": fault.remaining,
+        "path": fault.path,
+        "method": fault.method,
+        "retryAfterSeconds": fault.retry_after,
+        "latencySeconds": fault.latency,
+        "message": fault.message,
+    }

@@ -18,11 +18,15 @@ Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace or "", name)
 
 RESOURCES = (
-    "namespaces", "nodes", "pods", "poddisruptionbudgets",
-    "replicasets", "statefulsets", "daemonsets",
+    "namespaces",
+    "nodes",
+    "pods",
+    "poddisruptionbudgets",
+    "replicasets",
+    "statefulsets",
+    "daemonsets",
 )
-WORKLOAD_RESOURCES = {"ReplicaSet": "replicasets", "StatefulSet": "statefulsets",
-                      "DaemonSet": "daemonsets"}
+WORKLOAD_RESOURCES = {"ReplicaSet": "replicasets", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
 # How long a pod stays in a PDB's status.disruptedPods before the controller gives up on it
 # (the real controller's DeletionTimeout is 2 minutes), in simulated seconds.
 DISRUPTED_POD_TIMEOUT = 120.0
@@ -72,9 +76,7 @@ class Store:
     time_scale: float = 1.0
     lock: threading.RLock = field(default_factory=threading.RLock)
     rv: int = 1000
-    objects: dict[str, dict[Key, Obj]] = field(
-        default_factory=lambda: {r: {} for r in RESOURCES}
-    )
+    objects: dict[str, dict[Key, Obj]] = field(default_factory=lambda: {r: {} for r in RESOURCES})
     history: deque[Event] = field(default_factory=lambda: deque(maxlen=HISTORY_SIZE))
     history_floor: int = 1000  # watches from an older resourceVersion get 410 Expired
     pod_sim: dict[str, PodSim] = field(default_factory=dict)  # by pod uid
@@ -192,7 +194,8 @@ class Store:
         ns = pod["metadata"].get("namespace", "")
         labels = pod["metadata"].get("labels") or {}
         return [
-            pdb for pdb in self.list("poddisruptionbudgets", ns)
+            pdb
+            for pdb in self.list("poddisruptionbudgets", ns)
             if selector_matches(pdb["spec"].get("selector"), labels)
         ]
 
@@ -242,25 +245,24 @@ class Store:
         ns = pdb["metadata"]["namespace"]
         key = (ns, pdb["metadata"]["name"])
         spec = pdb["spec"]
-        pods = [
-            p for p in self.pods_in(ns)
-            if selector_matches(spec.get("selector"), p["metadata"].get("labels"))
-        ]
+        pods = [p for p in self.pods_in(ns) if selector_matches(spec.get("selector"), p["metadata"].get("labels"))]
         # Pods the eviction API just let go stay out of currentHealthy until they are
         # terminating, gone, or the timeout passes (status.disruptedPods).
         disrupted = self.disrupted.get(key, {})
         by_name = {p["metadata"]["name"]: p for p in pods}
         timeout = self.real_seconds(DISRUPTED_POD_TIMEOUT)
         disrupted = {
-            name: t for name, t in disrupted.items()
-            if name in by_name and not by_name[name]["metadata"].get("deletionTimestamp")
-            and now - t < timeout
+            name: t
+            for name, t in disrupted.items()
+            if name in by_name and not by_name[name]["metadata"].get("deletionTimestamp") and now - t < timeout
         }
         self.disrupted[key] = disrupted
         healthy = sum(
-            1 for p in pods
+            1
+            for p in pods
             if not p["metadata"].get("deletionTimestamp")
-            and p["metadata"]["name"] not in disrupted and o.is_pod_ready(p)
+            and p["metadata"]["name"] not in disrupted
+            and o.is_pod_ready(p)
         )
         error: str | None = None
         expected, desired = 0, 0
@@ -282,23 +284,22 @@ class Store:
         }
         if error:
             # The controller "fails safe": no disruptions while it cannot compute the budget.
-            status.update(currentHealthy=healthy, desiredHealthy=0, expectedPods=0,
-                          disruptionsAllowed=0)
+            status.update(currentHealthy=healthy, desiredHealthy=0, expectedPods=0, disruptionsAllowed=0)
             _set(status, False, "SyncFailed", error)
         else:
             allowed = healthy - desired
             if expected <= 0 or allowed <= 0:
                 allowed = 0
-            status.update(currentHealthy=healthy, desiredHealthy=desired,
-                          expectedPods=expected, disruptionsAllowed=allowed)
+            status.update(
+                currentHealthy=healthy, desiredHealthy=desired, expectedPods=expected, disruptionsAllowed=allowed
+            )
             if allowed > 0:
                 _set(status, True, "SufficientPods", "")
             else:
                 _set(status, False, "InsufficientPods", "")
         if disrupted:
             status["disruptedPods"] = {
-                name: (old.get("disruptedPods") or {}).get(name) or o.now_iso()
-                for name in disrupted
+                name: (old.get("disruptedPods") or {}).get(name) or o.now_iso() for name in disrupted
             }
         return status
 
@@ -318,7 +319,7 @@ def scaled_value(value: int | str, total: int) -> int:
         return value
     text = str(value).strip()
     if text.endswith("%"):
-        return int(math.ceil(int(text[:-1]) * total / 100.0))
+        return math.ceil(int(text[:-1]) * total / 100.0)
     return int(text)
 
 

@@ -16,8 +16,7 @@ def age(timestamp: str | None) -> str:
         return "<unknown>"
     import datetime
 
-    seconds = int((datetime.datetime.now(datetime.UTC) - o.parse_iso(timestamp))
-                  .total_seconds())
+    seconds = int((datetime.datetime.now(datetime.UTC) - o.parse_iso(timestamp)).total_seconds())
     if seconds < 0:
         return "0s"
     if seconds < 120:
@@ -57,10 +56,15 @@ def _pod_row(pod: Obj) -> list[Any]:
     statuses = pod["status"].get("containerStatuses") or []
     ready = sum(1 for c in statuses if c.get("ready"))
     return [
-        pod["metadata"]["name"], f"{ready}/{len(pod['spec'].get('containers', []))}",
-        _pod_status(pod), sum(c.get("restartCount", 0) for c in statuses),
-        age(pod["metadata"].get("creationTimestamp")), pod["status"].get("podIP") or "<none>",
-        pod["spec"].get("nodeName") or "<none>", "<none>", "<none>",
+        pod["metadata"]["name"],
+        f"{ready}/{len(pod['spec'].get('containers', []))}",
+        _pod_status(pod),
+        sum(c.get("restartCount", 0) for c in statuses),
+        age(pod["metadata"].get("creationTimestamp")),
+        pod["status"].get("podIP") or "<none>",
+        pod["spec"].get("nodeName") or "<none>",
+        "<none>",
+        "<none>",
     ]
 
 
@@ -68,57 +72,104 @@ def _node_row(node: Obj) -> list[Any]:
     status = "Ready" if o.is_pod_ready(node) else "NotReady"
     if node["spec"].get("unschedulable"):
         status += ",SchedulingDisabled"
-    roles = [k.split("/", 1)[1] for k in node["metadata"].get("labels", {})
-             if k.startswith("node-role.kubernetes.io/")]
-    return [node["metadata"]["name"], status, ",".join(roles) or "<none>",
-            age(node["metadata"].get("creationTimestamp")),
-            node["status"]["nodeInfo"]["kubeletVersion"]]
+    roles = [k.split("/", 1)[1] for k in node["metadata"].get("labels", {}) if k.startswith("node-role.kubernetes.io/")]
+    return [
+        node["metadata"]["name"],
+        status,
+        ",".join(roles) or "<none>",
+        age(node["metadata"].get("creationTimestamp")),
+        node["status"]["nodeInfo"]["kubeletVersion"],
+    ]
 
 
 def _pdb_row(pdb: Obj) -> list[Any]:
     spec = pdb["spec"]
-    return [pdb["metadata"]["name"], str(spec.get("minAvailable", "N/A")),
-            str(spec.get("maxUnavailable", "N/A")),
-            pdb.get("status", {}).get("disruptionsAllowed", 0),
-            age(pdb["metadata"].get("creationTimestamp"))]
+    return [
+        pdb["metadata"]["name"],
+        str(spec.get("minAvailable", "N/A")),
+        str(spec.get("maxUnavailable", "N/A")),
+        pdb.get("status", {}).get("disruptionsAllowed", 0),
+        age(pdb["metadata"].get("creationTimestamp")),
+    ]
 
 
 def _ns_row(ns: Obj) -> list[Any]:
-    return [ns["metadata"]["name"], ns["status"].get("phase", ""),
-            age(ns["metadata"].get("creationTimestamp"))]
+    return [ns["metadata"]["name"], ns["status"].get("phase", ""), age(ns["metadata"].get("creationTimestamp"))]
 
 
 def _workload_row(wl: Obj) -> list[Any]:
     st = wl.get("status") or {}
     if wl["kind"] == "DaemonSet":
-        return [wl["metadata"]["name"], st.get("desiredNumberScheduled", 0),
-                st.get("currentNumberScheduled", 0), st.get("numberReady", 0),
-                age(wl["metadata"].get("creationTimestamp"))]
+        return [
+            wl["metadata"]["name"],
+            st.get("desiredNumberScheduled", 0),
+            st.get("currentNumberScheduled", 0),
+            st.get("numberReady", 0),
+            age(wl["metadata"].get("creationTimestamp")),
+        ]
     if wl["kind"] == "StatefulSet":
-        return [wl["metadata"]["name"], f"{st.get('readyReplicas', 0)}/{wl['spec'].get('replicas', 0)}",
-                age(wl["metadata"].get("creationTimestamp"))]
-    return [wl["metadata"]["name"], wl["spec"].get("replicas", 0), st.get("replicas", 0),
-            st.get("readyReplicas", 0), age(wl["metadata"].get("creationTimestamp"))]
+        return [
+            wl["metadata"]["name"],
+            f"{st.get('readyReplicas', 0)}/{wl['spec'].get('replicas', 0)}",
+            age(wl["metadata"].get("creationTimestamp")),
+        ]
+    return [
+        wl["metadata"]["name"],
+        wl["spec"].get("replicas", 0),
+        st.get("replicas", 0),
+        st.get("readyReplicas", 0),
+        age(wl["metadata"].get("creationTimestamp")),
+    ]
 
 
 TABLES: dict[str, tuple[list[Obj], Callable[[Obj], list[Any]]]] = {
-    "pods": ([_col("Name", fmt="name"), _col("Ready"), _col("Status"),
-              _col("Restarts", "string"), _col("Age"), _col("IP", priority=1),
-              _col("Node", priority=1), _col("Nominated Node", priority=1),
-              _col("Readiness Gates", priority=1)], _pod_row),
-    "nodes": ([_col("Name", fmt="name"), _col("Status"), _col("Roles"), _col("Age"),
-               _col("Version")], _node_row),
-    "poddisruptionbudgets": ([_col("Name", fmt="name"), _col("Min Available"),
-                              _col("Max Unavailable"), _col("Allowed Disruptions", "integer"),
-                              _col("Age")], _pdb_row),
+    "pods": (
+        [
+            _col("Name", fmt="name"),
+            _col("Ready"),
+            _col("Status"),
+            _col("Restarts", "string"),
+            _col("Age"),
+            _col("IP", priority=1),
+            _col("Node", priority=1),
+            _col("Nominated Node", priority=1),
+            _col("Readiness Gates", priority=1),
+        ],
+        _pod_row,
+    ),
+    "nodes": ([_col("Name", fmt="name"), _col("Status"), _col("Roles"), _col("Age"), _col("Version")], _node_row),
+    "poddisruptionbudgets": (
+        [
+            _col("Name", fmt="name"),
+            _col("Min Available"),
+            _col("Max Unavailable"),
+            _col("Allowed Disruptions", "integer"),
+            _col("Age"),
+        ],
+        _pdb_row,
+    ),
     "namespaces": ([_col("Name", fmt="name"), _col("Status"), _col("Age")], _ns_row),
-    "replicasets": ([_col("Name", fmt="name"), _col("Desired", "integer"),
-                     _col("Current", "integer"), _col("Ready", "integer"), _col("Age")],
-                    _workload_row),
+    "replicasets": (
+        [
+            _col("Name", fmt="name"),
+            _col("Desired", "integer"),
+            _col("Current", "integer"),
+            _col("Ready", "integer"),
+            _col("Age"),
+        ],
+        _workload_row,
+    ),
     "statefulsets": ([_col("Name", fmt="name"), _col("Ready"), _col("Age")], _workload_row),
-    "daemonsets": ([_col("Name", fmt="name"), _col("Desired", "integer"),
-                    _col("Current", "integer"), _col("Ready", "integer"), _col("Age")],
-                   _workload_row),
+    "daemonsets": (
+        [
+            _col("Name", fmt="name"),
+            _col("Desired", "integer"),
+            _col("Current", "integer"),
+            _col("Ready", "integer"),
+            _col("Age"),
+        ],
+        _workload_row,
+    ),
 }
 
 
@@ -133,9 +184,15 @@ def table(resource: str, items: list[Obj], resource_version: str) -> Obj:
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": resource_version},
         "columnDefinitions": columns,
-        "rows": [{
-            "cells": row(item),
-            "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                       "metadata": item["metadata"]},
-        } for item in items],
+        "rows": [
+            {
+                "cells": row(item),
+                "object": {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": item["metadata"],
+                },
+            }
+            for item in items
+        ],
     }

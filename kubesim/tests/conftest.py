@@ -62,8 +62,9 @@ class Raw:
         self.conn = http.client.HTTPSConnection("127.0.0.1", sim.port, context=ctx, timeout=10)
         self.sim = sim
 
-    def request(self, method: str, path: str, body: Any = None, *, token: bool = True,
-                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, *, token: bool = True, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], Any]:
         hdrs = {"Accept": "application/json"}
         if token:
             hdrs["Authorization"] = f"Bearer {self.sim.token}"
@@ -104,15 +105,18 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
 
 def pod_named(sim: Simulator, namespace: str, prefix: str, node: str | None = None) -> list[str]:
     return sorted(
-        p["name"] for p in sim.state()["pods"]
-        if p["namespace"] == namespace and p["name"].startswith(prefix)
-        and (node is None or p["node"] == node)
+        p["name"]
+        for p in sim.state()["pods"]
+        if p["namespace"] == namespace and p["name"].startswith(prefix) and (node is None or p["node"] == node)
     )
 
 
 def eviction_body(name: str, namespace: str, api_version: str = "policy/v1", **options: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"apiVersion": api_version, "kind": "Eviction",
-                            "metadata": {"name": name, "namespace": namespace}}
+    body: dict[str, Any] = {
+        "apiVersion": api_version,
+        "kind": "Eviction",
+        "metadata": {"name": name, "namespace": namespace},
+    }
     if options:
         body["deleteOptions"] = options
     return body

@@ -21,9 +21,29 @@ def test_cli_serves_https_and_writes_kubeconfig(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "var" / "kubeconfig"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kubesim", "--scenario", "minimal", "--port", "0", "--kubeconfig-out",
-         str(kubeconfig), "--version", "1.20", "--time-scale", "5", "--token", "s3cret"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "kubesim",
+            "--scenario",
+            "minimal",
+            "--port",
+            "0",
+            "--kubeconfig-out",
+            str(kubeconfig),
+            "--version",
+            "1.20",
+            "--time-scale",
+            "5",
+            "--token",
+            "s3cret",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()
@@ -49,7 +69,21 @@ def test_cli_serves_https_and_writes_kubeconfig(tmp_path: Path) -> None:
 
 
 def test_cli_rejects_unknown_scenarios(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "kubesim", "--scenario", "nope", "--port", "0",
-                             "--kubeconfig-out", str(tmp_path / "kc")],
-                            capture_output=True, text=True, timeout=30, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kubesim",
+            "--scenario",
+            "nope",
+            "--port",
+            "0",
+            "--kubeconfig-out",
+            str(tmp_path / "kc"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 2 and "unknown scenario" in result.stderr

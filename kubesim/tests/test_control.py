@@ -26,7 +26,9 @@ def test_state_and_request_log(raw: Raw) -> None:
     raw.request("GET", "/api/v1/pods", token=False)
     _, log = control(raw, "GET", "requests")
     assert [(r["method"], r["path"], r["status"]) for r in log["items"]] == [
-        ("GET", "/api/v1/pods", 200), ("GET", "/api/v1/pods", 401)]
+        ("GET", "/api/v1/pods", 200),
+        ("GET", "/api/v1/pods", 401),
+    ]
     assert log["items"][0]["userAgent"] == "drainboard-test"
     assert all({"time", "query", "durationMs"} <= set(r) for r in log["items"])
 
@@ -43,16 +45,18 @@ def test_load_scenario_by_name_and_inline(raw: Raw) -> None:
 
 
 def test_fault_injection_throttle_error_latency_and_clear(raw: Raw) -> None:
-    code, fault = control(raw, "POST", "faults", {"type": "throttle", "count": 2, "path": "^/api/v1/pods$",
-                                                  "retryAfterSeconds": 4})
+    code, fault = control(
+        raw, "POST", "faults", {"type": "throttle", "count": 2, "path": "^/api/v1/pods$", "retryAfterSeconds": 4}
+    )
     assert code == 201 and fault["remaining"] == 2
     for _ in range(2):
         code, headers, body = raw.request("GET", "/api/v1/pods")
         assert code == 429 and headers["retry-after"] == "4" and body["details"] == {"retryAfterSeconds": 4}
     assert raw.request("GET", "/api/v1/pods")[0] == 200
     control(raw, "POST", "faults", {"type": "error", "count": 1, "method": "POST"})
-    code, _, body = raw.request("POST", "/api/v1/namespaces/data/pods/postgres-0/eviction",
-                                eviction_body("postgres-0", "data"))
+    code, _, body = raw.request(
+        "POST", "/api/v1/namespaces/data/pods/postgres-0/eviction", eviction_body("postgres-0", "data")
+    )
     assert code == 500 and body["reason"] == "InternalError"
     control(raw, "POST", "faults", {"type": "latency", "count": 1, "latencySeconds": 0.3})
     started = time.monotonic()
@@ -67,8 +71,9 @@ def test_fault_injection_throttle_error_latency_and_clear(raw: Raw) -> None:
 
 def test_dropped_connection_gets_no_answer(demo: Simulator) -> None:
     demo.inject_fault("drop", count=1, path="/api/v1/nodes")
-    conn = http.client.HTTPSConnection("127.0.0.1", demo.port, context=ssl.create_default_context(
-        cadata=demo.ca_pem), timeout=5)
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", demo.port, context=ssl.create_default_context(cadata=demo.ca_pem), timeout=5
+    )
     conn.request("GET", "/api/v1/nodes", headers={"Authorization": f"Bearer {demo.token}"})
     with pytest.raises((http.client.RemoteDisconnected, ConnectionError, ssl.SSLError)):
         conn.getresponse()
@@ -82,30 +87,26 @@ def test_token_rotation(raw: Raw, demo: Simulator) -> None:
     code, body = control(raw, "POST", "token", {"token": "new-token"})
     assert code == 200 and body == {"token": "new-token"} and demo.token == "new-token"
     assert raw.request("GET", "/api/v1/nodes")[0] == 200  # Raw reads sim.token per request
-    assert raw.request("GET", "/api/v1/nodes", token=False,
-                       headers={"Authorization": "Bearer old"})[0] == 401
+    assert raw.request("GET", "/api/v1/nodes", token=False, headers={"Authorization": "Bearer old"})[0] == 401
 
 
 def test_runtime_knobs(raw: Raw, demo: Simulator) -> None:
-    code, body = control(raw, "POST", "workload", {"namespace": "shop", "name": "web-6d4b9c7f5d",
-                                                   "neverReady": True})
+    code, body = control(raw, "POST", "workload", {"namespace": "shop", "name": "web-6d4b9c7f5d", "neverReady": True})
     assert code == 200 and body["neverReady"] is True and body["kind"] == "ReplicaSet"
     assert control(raw, "POST", "namespace", {"name": "shop", "terminating": True})[0] == 200
     name = pod_named(demo, "shop", "web-")[0]
-    assert raw.request("POST", f"/api/v1/namespaces/shop/pods/{name}/eviction",
-                       eviction_body(name, "shop"))[0] == 403
+    assert raw.request("POST", f"/api/v1/namespaces/shop/pods/{name}/eviction", eviction_body(name, "shop"))[0] == 403
     control(raw, "POST", "namespace", {"name": "shop", "terminating": False})
     code, body = control(raw, "POST", "pdb", {"namespace": "shop", "name": "web-pdb", "hold": True})
     assert code == 200 and body["held"] is True
-    code, _, answer = raw.request("POST", f"/api/v1/namespaces/shop/pods/{name}/eviction",
-                                  eviction_body(name, "shop"))
+    code, _, answer = raw.request("POST", f"/api/v1/namespaces/shop/pods/{name}/eviction", eviction_body(name, "shop"))
     assert code == 429 and answer["details"]["retryAfterSeconds"] == 10
-    code, body = control(raw, "POST", "pdb", {"namespace": "shop", "name": "web-pdb", "hold": False,
-                                              "minAvailable": "100%"})
+    code, body = control(
+        raw, "POST", "pdb", {"namespace": "shop", "name": "web-pdb", "hold": False, "minAvailable": "100%"}
+    )
     assert body["spec"]["minAvailable"] == "100%"
     control(raw, "POST", "reconcile")
-    code, _, answer = raw.request("POST", f"/api/v1/namespaces/shop/pods/{name}/eviction",
-                                  eviction_body(name, "shop"))
+    code, _, answer = raw.request("POST", f"/api/v1/namespaces/shop/pods/{name}/eviction", eviction_body(name, "shop"))
     assert code == 429 and "needs 3 healthy pods" in answer["details"]["causes"][0]["message"]
     code, body = control(raw, "POST", "pod", {"namespace": "shop", "name": name, "ready": False})
     assert code == 200 and body["ready"] is False

@@ -44,8 +44,10 @@ def test_replicaset_replacement_lands_on_a_schedulable_node_and_becomes_ready(fa
 def test_statefulset_pod_returns_under_the_same_name_with_a_new_uid(fast_demo: Simulator) -> None:
     before = next(p for p in pods(fast_demo, "data") if p["name"] == "postgres-1")
     assert evict(fast_demo, "data", "postgres-1") == 201
-    after = wait_until(lambda: [p for p in pods(fast_demo, "data")
-                                if p["name"] == "postgres-1" and p["uid"] != before["uid"]], timeout=3)
+    after = wait_until(
+        lambda: [p for p in pods(fast_demo, "data") if p["name"] == "postgres-1" and p["uid"] != before["uid"]],
+        timeout=3,
+    )
     assert after[0]["phase"] == "Running"
     wait_until(lambda: next(p for p in pods(fast_demo, "data") if p["name"] == "postgres-1")["ready"], timeout=3)
 
@@ -74,7 +76,7 @@ def test_daemonset_and_mirror_pods_come_back(fast_demo: Simulator) -> None:
 
 
 def test_pdb_status_follows_readiness(fast_demo: Simulator) -> None:
-    a, b, c = pod_named(fast_demo, "shop", "web-")
+    a, b, _c = pod_named(fast_demo, "shop", "web-")
     fast_demo.set_pod("shop", a, ready=False)
     fast_demo.set_pod("shop", b, ready=False)
     fast_demo.reconcile()

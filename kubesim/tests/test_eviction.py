@@ -14,14 +14,15 @@ from kubesim import Simulator
 from kubesim.tests.conftest import api_client, eviction_body, pod_named, wait_until
 
 
-def evict(core: CoreV1Api, namespace: str, name: str, dry_run: str | None = None,
-          **options: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
+def evict(
+    core: CoreV1Api, namespace: str, name: str, dry_run: str | None = None, **options: Any
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     """POST an eviction; returns (HTTP status, body, headers) whatever the answer."""
     kwargs = {"dry_run": dry_run} if dry_run else {}
     try:
         resp = core.create_namespaced_pod_eviction(
-            name, namespace, eviction_body(name, namespace, **options),
-            _preload_content=False, **kwargs)
+            name, namespace, eviction_body(name, namespace, **options), _preload_content=False, **kwargs
+        )
         return resp.status, json.loads(resp.data), dict(resp.headers)
     except ApiException as exc:
         return exc.status, json.loads(exc.body), dict(exc.headers or {})
@@ -102,8 +103,9 @@ def test_changed_pdb_is_still_being_processed_until_released(demo: Simulator, co
     code, body, _ = evict(core, "data", "postgres-0")
     assert code == 429 and body["details"]["retryAfterSeconds"] == 10
     demo.set_pdb("data", "postgres-pdb", hold=False)
-    wait_until(lambda: pdb_status(demo, "postgres-pdb")["observedGeneration"]
-               == pdb_status(demo, "postgres-pdb")["generation"])
+    wait_until(
+        lambda: pdb_status(demo, "postgres-pdb")["observedGeneration"] == pdb_status(demo, "postgres-pdb")["generation"]
+    )
     assert evict(core, "data", "postgres-0")[0] == 201
 
 
@@ -119,8 +121,9 @@ def test_pod_with_two_pdbs_answers_500(demo: Simulator, core: CoreV1Api) -> None
     code, body, _ = evict(core, "monitoring", "prometheus-0")
     assert code == 500
     assert body["kind"] == "Status" and body["status"] == "Failure"
-    assert body["message"] == ("This pod has more than one PodDisruptionBudget, which the eviction "
-                               "subresource does not support.")
+    assert body["message"] == (
+        "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
+    )
 
 
 def test_missing_pod_answers_404(demo: Simulator, core: CoreV1Api) -> None:
@@ -166,7 +169,7 @@ def test_pdb_update_conflict_fault_answers_504(demo: Simulator, core: CoreV1Api)
     assert evict(core, "default", "toolbox")[0] == 201  # no PDB: the fault waits for a PDB update
     code, body, headers = evict(core, "data", "postgres-0")
     assert code == 504 and body["reason"] == "Timeout"
-    assert body["message"] == "couldn't update PodDisruptionBudget \"postgres-pdb\" due to conflicts"
+    assert body["message"] == 'couldn\'t update PodDisruptionBudget "postgres-pdb" due to conflicts'
     assert body["details"]["retryAfterSeconds"] == 10 and headers.get("Retry-After") == "10"
     assert evict(core, "data", "postgres-0")[0] == 201
 
@@ -213,7 +216,7 @@ def test_always_allow_policy_lets_unready_pods_go_but_guards_ready_ones(demo: Si
 def test_if_healthy_budget_policy_evicts_unready_pods_only_while_the_budget_holds(
     demo: Simulator, core: CoreV1Api
 ) -> None:
-    a, b, c = pod_named(demo, "shop", "web-")
+    _a, b, c = pod_named(demo, "shop", "web-")
     demo.set_pod("shop", c, ready=False)
     demo.reconcile()
     assert pdb_status(demo, "web-pdb")["currentHealthy"] == 2  # == desiredHealthy
@@ -223,7 +226,8 @@ def test_if_healthy_budget_policy_evicts_unready_pods_only_while_the_budget_hold
     code, body, _ = evict(core, "shop", c)
     assert code == 429
     assert body["details"]["causes"][0]["message"] == (
-        "The disruption budget web-pdb needs 2 healthy pods and has 1 currently")
+        "The disruption budget web-pdb needs 2 healthy pods and has 1 currently"
+    )
 
 
 def test_parallel_evictions_never_overrun_the_budget(demo: Simulator, core: CoreV1Api) -> None:

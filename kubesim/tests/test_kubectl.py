@@ -19,8 +19,9 @@ pytestmark = [
 
 
 def kubectl(kubeconfig: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(KUBECTL), "--kubeconfig", str(kubeconfig), *args],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(KUBECTL), "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(params=["1.30", "1.20"])
@@ -30,7 +31,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path):
 
 
 def test_get_pods_all_namespaces_prints_a_table(cluster) -> None:
-    sim, kc = cluster
+    _sim, kc = cluster
     result = kubectl(kc, "get", "pods", "-A")
     assert result.returncode == 0, result.stderr
     header = result.stdout.splitlines()[0].split()
@@ -52,8 +53,9 @@ def test_cordon_and_uncordon(cluster) -> None:
 def test_drain_evicts_everything_after_pdb_pushback(cluster) -> None:
     sim, kc = cluster
     started = time.monotonic()
-    result = kubectl(kc, "drain", "node-2", "--ignore-daemonsets", "--delete-emptydir-data",
-                     "--force", "--timeout=45s", timeout=60)
+    result = kubectl(
+        kc, "drain", "node-2", "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=45s", timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "node/node-2 drained" in result.stdout
     assert time.monotonic() - started < 45
@@ -65,7 +67,7 @@ def test_drain_evicts_everything_after_pdb_pushback(cluster) -> None:
     blocked = [r for r in web if r["status"] == 429]
     assert blocked, "the PDB-protected web pod should have been pushed back first"
     last_blocked_path = blocked[-1]["path"]
-    later = web[web.index(blocked[-1]) + 1:]
+    later = web[web.index(blocked[-1]) + 1 :]
     assert any(r["path"] == last_blocked_path and r["status"] == 201 for r in later)
     assert {r["status"] for r in evictions} <= {201, 429}
     assert [n["unschedulable"] for n in sim.state()["nodes"] if n["name"] == "node-2"] == [True]

@@ -21,15 +21,19 @@ def evict_path(ns: str, name: str) -> str:
 
 
 def test_bad_json_is_400(raw: Raw) -> None:
-    code, _, body = raw.request("POST", evict_path("data", "postgres-0"), b"{not json",
-                                headers={"Content-Type": "application/json"})
+    code, _, body = raw.request(
+        "POST", evict_path("data", "postgres-0"), b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert code == 400
     assert_status(body, 400, "BadRequest")
 
 
 def test_wrong_kind_is_400(raw: Raw) -> None:
-    code, _, body = raw.request("POST", evict_path("data", "postgres-0"),
-                                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "postgres-0"}})
+    code, _, body = raw.request(
+        "POST",
+        evict_path("data", "postgres-0"),
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "postgres-0"}},
+    )
     assert code == 400
     assert_status(body, 400, "BadRequest")
 
@@ -47,37 +51,58 @@ def test_name_mismatch_is_400(raw: Raw) -> None:
 
 
 def test_invalid_dry_run_value_is_422(raw: Raw) -> None:
-    code, _, body = raw.request("POST", evict_path("data", "postgres-0"),
-                                eviction_body("postgres-0", "data", dryRun=["Sometimes"]))
+    code, _, body = raw.request(
+        "POST", evict_path("data", "postgres-0"), eviction_body("postgres-0", "data", dryRun=["Sometimes"])
+    )
     assert code == 422
     assert_status(body, 422, "Invalid")
     assert body["details"]["causes"][0]["field"] == "deleteOptions.dryRun"
 
 
-@pytest.mark.parametrize("path", ["/api/v1/foos", "/api/v2", "/apis/nope/v1", "/apis/apps/v1/deployments",
-                                  "/random/path", "/api/v1/namespaces/shop/pods/x/logs", "/openapi/v2"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/foos",
+        "/api/v2",
+        "/apis/nope/v1",
+        "/apis/apps/v1/deployments",
+        "/random/path",
+        "/api/v1/namespaces/shop/pods/x/logs",
+        "/openapi/v2",
+    ],
+)
 def test_unknown_paths_are_404_status(raw: Raw, path: str) -> None:
     code, _, body = raw.request("GET", path)
     assert code == 404
     assert_status(body, 404, "NotFound")
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", evict_path("data", "postgres-0")),
-    ("PUT", "/api/v1/namespaces/data/pods/postgres-0"),
-    ("POST", "/api/v1/pods"),
-    ("DELETE", "/api/v1/nodes/node-1"),
-    ("POST", "/version"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", evict_path("data", "postgres-0")),
+        ("PUT", "/api/v1/namespaces/data/pods/postgres-0"),
+        ("POST", "/api/v1/pods"),
+        ("DELETE", "/api/v1/nodes/node-1"),
+        ("POST", "/version"),
+    ],
+)
 def test_unsupported_methods_are_405(raw: Raw, method: str, path: str) -> None:
     code, _, body = raw.request(method, path, b"{}" if method in ("PUT", "POST") else None)
     assert code == 405
     assert_status(body, 405, "MethodNotAllowed")
 
 
+def test_unknown_http_verb_is_405_status(raw: Raw) -> None:
+    code, _, body = raw.request("PROPFIND", "/api/v1/pods")
+    assert code == 405
+    assert_status(body, 405, "MethodNotAllowed")
+
+
 def test_unsupported_patch_type_is_415(raw: Raw) -> None:
-    code, _, body = raw.request("PATCH", "/api/v1/nodes/node-1", b"spec: {}",
-                                headers={"Content-Type": "application/apply-patch+yaml"})
+    code, _, body = raw.request(
+        "PATCH", "/api/v1/nodes/node-1", b"spec: {}", headers={"Content-Type": "application/apply-patch+yaml"}
+    )
     assert code == 415
     assert_status(body, 415, "UnsupportedMediaType")
 
@@ -90,8 +115,15 @@ def test_bad_selector_is_400(raw: Raw) -> None:
 def test_missing_token_is_401_but_version_is_public(raw: Raw) -> None:
     code, _, body = raw.request("GET", "/api/v1/pods", token=False)
     assert code == 401
-    assert body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                    "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
+    assert body == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "Unauthorized",
+        "reason": "Unauthorized",
+        "code": 401,
+    }
     code, _, body = raw.request("GET", "/version", token=False)
     assert code == 200 and body["gitVersion"] == "v1.30.0"
     code, _, _ = raw.request("GET", "/version", token=False, headers={"Authorization": "Bearer nope"})
@@ -102,7 +134,11 @@ def test_discovery_advertises_the_eviction_subresource(raw: Raw) -> None:
     _, _, core = raw.request("GET", "/api/v1")
     eviction = next(r for r in core["resources"] if r["name"] == "pods/eviction")
     assert (eviction["group"], eviction["version"], eviction["kind"], eviction["verbs"]) == (
-        "policy", "v1", "Eviction", ["create"])
+        "policy",
+        "v1",
+        "Eviction",
+        ["create"],
+    )
     _, _, groups = raw.request("GET", "/apis")
     assert {g["name"] for g in groups["groups"]} == {"apps", "policy"}
     _, _, policy = raw.request("GET", "/apis/policy/v1")
@@ -124,11 +160,15 @@ def test_old_versions_serve_policy_v1beta1_only() -> None:
         code, _, pdbs = raw.request("GET", "/apis/policy/v1beta1/poddisruptionbudgets")
         assert code == 200 and pdbs["apiVersion"] == "policy/v1beta1"
         assert pdbs["items"][0]["apiVersion"] == "policy/v1beta1"
-        code, _, body = raw.request("POST", "/api/v1/namespaces/app/pods/scratch/eviction",
-                                    eviction_body("scratch", "app"))
+        code, _, body = raw.request(
+            "POST", "/api/v1/namespaces/app/pods/scratch/eviction", eviction_body("scratch", "app")
+        )
         assert code == 400 and "policy/v1" in body["message"]
-        code, _, _ = raw.request("POST", "/api/v1/namespaces/app/pods/scratch/eviction",
-                                 eviction_body("scratch", "app", api_version="policy/v1beta1"))
+        code, _, _ = raw.request(
+            "POST",
+            "/api/v1/namespaces/app/pods/scratch/eviction",
+            eviction_body("scratch", "app", api_version="policy/v1beta1"),
+        )
         assert code == 201
         raw.close()
 
@@ -166,37 +206,50 @@ def test_objects_have_real_shapes(raw: Raw) -> None:
 
 def test_resource_versions_increase_globally(raw: Raw) -> None:
     _, _, before = raw.request("GET", "/api/v1/pods")
-    raw.request("PATCH", "/api/v1/nodes/node-3", {"spec": {"unschedulable": True}},
-                headers={"Content-Type": "application/merge-patch+json"})
+    raw.request(
+        "PATCH",
+        "/api/v1/nodes/node-3",
+        {"spec": {"unschedulable": True}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     _, _, node = raw.request("GET", "/api/v1/nodes/node-3")
     assert int(node["metadata"]["resourceVersion"]) > int(before["metadata"]["resourceVersion"])
 
 
-@pytest.mark.parametrize(("ctype", "cordon", "uncordon"), [
-    ("application/strategic-merge-patch+json", {"spec": {"unschedulable": True}},
-     {"spec": {"unschedulable": None}}),
-    ("application/merge-patch+json", {"spec": {"unschedulable": True}}, {"spec": {"unschedulable": None}}),
-    ("application/json-patch+json", [{"op": "add", "path": "/spec/unschedulable", "value": True}],
-     [{"op": "remove", "path": "/spec/unschedulable"}]),
-])
+@pytest.mark.parametrize(
+    ("ctype", "cordon", "uncordon"),
+    [
+        (
+            "application/strategic-merge-patch+json",
+            {"spec": {"unschedulable": True}},
+            {"spec": {"unschedulable": None}},
+        ),
+        ("application/merge-patch+json", {"spec": {"unschedulable": True}}, {"spec": {"unschedulable": None}}),
+        (
+            "application/json-patch+json",
+            [{"op": "add", "path": "/spec/unschedulable", "value": True}],
+            [{"op": "remove", "path": "/spec/unschedulable"}],
+        ),
+    ],
+)
 def test_node_patch_types_cordon_and_uncordon(raw: Raw, ctype: str, cordon: object, uncordon: object) -> None:
-    code, _, node = raw.request("PATCH", "/api/v1/nodes/node-2", json.dumps(cordon),
-                                headers={"Content-Type": ctype})
+    code, _, node = raw.request("PATCH", "/api/v1/nodes/node-2", json.dumps(cordon), headers={"Content-Type": ctype})
     assert code == 200 and node["spec"]["unschedulable"] is True
     assert any(t["key"] == "node.kubernetes.io/unschedulable" for t in node["spec"]["taints"])
-    code, _, node = raw.request("PATCH", "/api/v1/nodes/node-2", json.dumps(uncordon),
-                                headers={"Content-Type": ctype})
+    code, _, node = raw.request("PATCH", "/api/v1/nodes/node-2", json.dumps(uncordon), headers={"Content-Type": ctype})
     assert code == 200 and "unschedulable" not in node["spec"] and "taints" not in node["spec"]
 
 
 def test_delete_pod_honours_grace_period_and_uid_precondition(raw: Raw, demo: Simulator) -> None:
-    code, _, body = raw.request("DELETE", "/api/v1/namespaces/default/pods/toolbox",
-                                {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "x"}})
+    code, _, body = raw.request(
+        "DELETE",
+        "/api/v1/namespaces/default/pods/toolbox",
+        {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "x"}},
+    )
     assert code == 409 and body["reason"] == "Conflict"
     code, _, pod = raw.request("DELETE", "/api/v1/namespaces/default/pods/toolbox?gracePeriodSeconds=12")
     assert code == 200 and pod["metadata"]["deletionGracePeriodSeconds"] == 12
-    code, _, pod = raw.request("DELETE", "/api/v1/namespaces/default/pods/toolbox",
-                               {"gracePeriodSeconds": 0})
+    code, _, pod = raw.request("DELETE", "/api/v1/namespaces/default/pods/toolbox", {"gracePeriodSeconds": 0})
     assert code == 200
     assert raw.request("GET", "/api/v1/namespaces/default/pods/toolbox")[0] == 404
 
@@ -211,5 +264,9 @@ def test_table_answers_for_kubectl_get(raw: Raw) -> None:
 
 def test_keep_alive_serves_many_requests_on_one_connection(raw: Raw) -> None:
     for _ in range(50):
-        assert raw.request("POST", evict_path("data", "postgres-0") + "?dryRun=All",
-                           eviction_body("postgres-0", "data"))[0] == 201
+        assert (
+            raw.request("POST", evict_path("data", "postgres-0") + "?dryRun=All", eviction_body("postgres-0", "data"))[
+                0
+            ]
+            == 201
+        )

@@ -10,9 +10,17 @@ from kubesim.selectors import SelectorError, matches_all, parse_field_selector, 
 from kubesim.state import scaled_value
 
 
-@pytest.mark.parametrize(("value", "total", "expected"), [
-    (2, 10, 2), ("50%", 3, 2), ("25%", 3, 1), ("100%", 4, 4), ("0%", 5, 0), ("34%", 3, 2),
-])
+@pytest.mark.parametrize(
+    ("value", "total", "expected"),
+    [
+        (2, 10, 2),
+        ("50%", 3, 2),
+        ("25%", 3, 1),
+        ("100%", 4, 4),
+        ("0%", 5, 0),
+        ("34%", 3, 2),
+    ],
+)
 def test_percentages_round_up_like_the_disruption_controller(value: int | str, total: int, expected: int) -> None:
     assert scaled_value(value, total) == expected
 
@@ -24,8 +32,7 @@ def pdb(sim: Simulator, name: str) -> dict:
 def test_pdb_status_for_min_available_max_unavailable_and_percentages() -> None:
     spec = {
         "nodes": ["n1", "n2"],
-        "workloads": [{"kind": "ReplicaSet", "namespace": "a", "name": "rs", "labels": {"app": "x"},
-                       "replicas": 4}],
+        "workloads": [{"kind": "ReplicaSet", "namespace": "a", "name": "rs", "labels": {"app": "x"}, "replicas": 4}],
         "pods": [{"namespace": "a", "name": "bare", "node": "n1", "labels": {"app": "bare"}}],
         "pdbs": [
             {"namespace": "a", "name": "min-int", "selector": {"app": "x"}, "minAvailable": 3},

@@ -24,8 +24,12 @@ def test_pods_pdbs_nodes_and_workloads_parse(demo: Simulator, tmp_path: Path) ->
     assert core.list_namespaced_pod("shop", label_selector="app=web").items[0].status.conditions
     pdbs = policy.list_pod_disruption_budget_for_all_namespaces()
     web = next(p for p in pdbs.items if p.metadata.name == "web-pdb")
-    assert (web.status.current_healthy, web.status.desired_healthy, web.status.disruptions_allowed,
-            web.status.expected_pods) == (3, 2, 1, 3)
+    assert (
+        web.status.current_healthy,
+        web.status.desired_healthy,
+        web.status.disruptions_allowed,
+        web.status.expected_pods,
+    ) == (3, 2, 1, 3)
     assert web.status.conditions[0].type == "DisruptionAllowed"
     assert policy.read_namespaced_pod_disruption_budget("etl-pdb", "analytics").metadata.generation == 2
     nodes = core.list_node()
@@ -49,8 +53,9 @@ def test_pod_watch_sees_eviction_then_deletion(fast_demo: Simulator, tmp_path: P
     timer.start()
     seen: list[tuple[str, str, bool]] = []
     w = watch.Watch()
-    for event in w.stream(core.list_namespaced_pod, "data", resource_version=listed.metadata.resource_version,
-                          timeout_seconds=5):
+    for event in w.stream(
+        core.list_namespaced_pod, "data", resource_version=listed.metadata.resource_version, timeout_seconds=5
+    ):
         pod = event["object"]
         seen.append((event["type"], pod.metadata.name, pod.metadata.deletion_timestamp is not None))
         if event["type"] == "DELETED" and pod.metadata.name == name:
@@ -76,8 +81,11 @@ def test_pdb_and_node_watches(demo: Simulator, tmp_path: Path) -> None:
     name = pod_named(demo, "shop", "web-")[0]
     core.create_namespaced_pod_eviction(name, "shop", eviction_body(name, "shop"))
     core.patch_node("node-3", {"spec": {"unschedulable": True}})
-    pdb_events = list(watch.Watch().stream(policy.list_namespaced_pod_disruption_budget, "shop",
-                                           resource_version=rv, timeout_seconds=1))
+    pdb_events = list(
+        watch.Watch().stream(
+            policy.list_namespaced_pod_disruption_budget, "shop", resource_version=rv, timeout_seconds=1
+        )
+    )
     assert pdb_events and all(e["type"] == "MODIFIED" for e in pdb_events)
     assert pdb_events[0]["object"].status.disruptions_allowed == 0
     node_events = list(watch.Watch().stream(core.list_node, resource_version=rv, timeout_seconds=1))
@@ -86,8 +94,9 @@ def test_pdb_and_node_watches(demo: Simulator, tmp_path: Path) -> None:
 
 def test_watch_filters_by_field_selector(demo: Simulator, tmp_path: Path) -> None:
     core = client.CoreV1Api(api_client(demo, tmp_path))
-    events = list(watch.Watch().stream(core.list_pod_for_all_namespaces, field_selector="spec.nodeName=node-2",
-                                       timeout_seconds=1))
+    events = list(
+        watch.Watch().stream(core.list_pod_for_all_namespaces, field_selector="spec.nodeName=node-2", timeout_seconds=1)
+    )
     assert events and {e["object"].spec.node_name for e in events} == {"node-2"}
 
 
