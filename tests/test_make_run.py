@@ -48,8 +48,9 @@ def test_make_run_serves_login_and_ctrl_c_stops_everything(tmp_path):
         DRAINBOARD_ADMIN_PASSWORD="make-run-test-password",
     )
     log = (tmp_path / "run.log").open("w+")
-    process = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        ["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 180
         status = None

@@ -1,5 +1,6 @@
-"""Browser fixtures: one headless Chromium per test module (its event loop ends with the module), a fresh context per test that fails the test on CSP
-violations, uncaught JavaScript errors and broken sub-resources, and a helper that signs in through the form."""
+"""Browser fixtures: one headless Chromium per test module (its event loop ends with the module), a fresh context
+per test that fails the test on CSP violations, uncaught JavaScript errors and broken sub-resources, and a helper
+that signs in through the form."""
 
 from __future__ import annotations
 
