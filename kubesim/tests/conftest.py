@@ -14,8 +14,6 @@ import pytest
 
 from kubesim import Simulator
 
-kubernetes = pytest.importorskip("kubernetes")
-
 
 @pytest.fixture
 def demo() -> Iterator[Simulator]:
@@ -32,6 +30,8 @@ def fast_demo() -> Iterator[Simulator]:
 
 
 def api_client(sim: Simulator, tmp_path: Path, token: str | None = None) -> Any:
+    """An official-client ApiClient for the simulator, verifying TLS against its CA."""
+    kubernetes = pytest.importorskip("kubernetes")
     ca = tmp_path / f"ca-{sim.port}.crt"
     ca.write_text(sim.ca_pem)
     cfg = kubernetes.client.Configuration()
@@ -46,11 +46,13 @@ def api_client(sim: Simulator, tmp_path: Path, token: str | None = None) -> Any:
 
 @pytest.fixture
 def core(demo: Simulator, tmp_path: Path) -> Any:
+    kubernetes = pytest.importorskip("kubernetes")
     return kubernetes.client.CoreV1Api(api_client(demo, tmp_path))
 
 
 @pytest.fixture
 def policy(demo: Simulator, tmp_path: Path) -> Any:
+    kubernetes = pytest.importorskip("kubernetes")
     return kubernetes.client.PolicyV1Api(api_client(demo, tmp_path))
 
 

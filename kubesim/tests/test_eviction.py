@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip("kubernetes")
 from kubernetes.client import ApiException, CoreV1Api
 
 from kubesim import Simulator

@@ -6,6 +6,8 @@ import threading
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("kubernetes")
 from kubernetes import client, watch
 from kubernetes.client import ApiException
 
