@@ -64,6 +64,9 @@ def test_make_run_serves_login_and_ctrl_c_stops_everything(tmp_path):
         log.seek(0)
         output = log.read()
         assert status == 200, output[-3000:]
+        # The demo cluster (kubesim) was started and registered, and it answered the connectivity check.
+        assert "Registered cluster 'demo'" in output, output[-3000:]
+        assert "Reachable: Kubernetes v1.30" in output, output[-3000:]
         running = "\n".join(_processes_with(str(var_dir)))
         assert "celery -A config worker" in running, running
         assert "celery -A config beat" in running, running
