@@ -13,6 +13,7 @@ import os
 import ssl
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -24,6 +25,7 @@ from django.core.exceptions import ValidationError
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from clusters.kubetypes import Answer, Node, Pdb, Pod
 from clusters.models import Cluster, Credentials
 from clusters.validation import resolve_and_check
 
@@ -86,7 +88,9 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
-class Answer:
+class Response:
+    """One raw HTTP answer (internal to this module)."""
+
     status: int
     headers: dict[str, str]
     body: bytes
@@ -200,7 +204,8 @@ def call(
     body: Any = None,
     limit: int = MAX_DISCOVERY_BYTES,
     read_timeout: float | None = None,
-) -> Answer:
+    content_type: str = "application/json",
+) -> Response:
     """One HTTP call to the API server; transport failures become KubeError, HTTP errors come back as answers."""
     parts = urlsplit(endpoint.api_url)
     try:
@@ -211,7 +216,7 @@ def call(
     url = endpoint.api_url + path + (f"?{urlencode(query)}" if query else "")
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
     if body is not None:
-        headers["Content-Type"] = "application/json"
+        headers["Content-Type"] = content_type
     api_client.update_params_for_auth(headers, [], ["BearerToken"], path, method, body)
     timeout = (settings.KUBE_CONNECT_TIMEOUT_SECONDS, read_timeout or settings.KUBE_READ_TIMEOUT_SECONDS)
     try:
@@ -226,7 +231,7 @@ def call(
         raise _describe_transport_error(ssl.SSLError(str(error.reason)), endpoint) from None
     except (urllib3.exceptions.HTTPError, OSError) as error:
         raise _describe_transport_error(error, endpoint) from None
-    answer = Answer(raw.status, {k.lower(): v for k, v in raw.headers.items()}, data)
+    answer = Response(raw.status, {k.lower(): v for k, v in raw.headers.items()}, data)
     if 300 <= answer.status < 400:
         raise KubeError(
             ErrorKind.REDIRECT,
@@ -237,7 +242,7 @@ def call(
     return answer
 
 
-def _status_message(answer: Answer) -> str:
+def _status_message(answer: Response) -> str:
     try:
         message = answer.json().get("message", "")
     except (KubeError, AttributeError):
@@ -245,7 +250,7 @@ def _status_message(answer: Answer) -> str:
     return str(message)[:300]
 
 
-def _raise_for_status(answer: Answer, what: str) -> None:
+def _raise_for_status(answer: Response, what: str) -> None:
     if answer.status == 401:
         raise KubeError(ErrorKind.UNAUTHORIZED, "Unauthorized (401): the API server rejected the credentials.", 401)
     if answer.status == 403:
@@ -309,3 +314,121 @@ def check_connectivity(endpoint: Endpoint) -> Connectivity:
     eviction = eviction_api_version(core, groups)
     problem = "" if eviction else "The API server does not serve pods/eviction; evictions are not possible."
     return Connectivity(True, git_version[:64], eviction, error=problem)
+
+
+# ---- reads and writes for the eviction engine -------------------------------------------------------------------
+
+MAX_LIST_BYTES = 64 * 1024 * 1024
+
+
+def _list_items(endpoint: Endpoint, path: str, query: dict[str, Any] | None = None) -> tuple[list[Any], str]:
+    answer = call(endpoint, "GET", path, query=query, limit=MAX_LIST_BYTES)
+    _raise_for_status(answer, path)
+    data = answer.json()
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise KubeError(ErrorKind.NOT_KUBERNETES, f"{path} did not answer with a list.")
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    return [item for item in data["items"] if isinstance(item, dict)], str(meta.get("resourceVersion", ""))
+
+
+def list_pods(
+    endpoint: Endpoint, *, namespace: str = "", node: str = "", name: str = "", label_selector: str = ""
+) -> list[Pod]:
+    """Pods cluster-wide or in a namespace, filtered on the server by node, name and labels."""
+    fields = [f"spec.nodeName={node}"] if node else []
+    if name:
+        fields.append(f"metadata.name={name}")
+    query = {k: v for k, v in {"fieldSelector": ",".join(fields), "labelSelector": label_selector}.items() if v}
+    path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
+    items, _ = _list_items(endpoint, path, query)
+    return [Pod.parse(item) for item in items]
+
+
+def get_pod(endpoint: Endpoint, namespace: str, name: str) -> Pod | None:
+    answer = call(endpoint, "GET", f"/api/v1/namespaces/{namespace}/pods/{name}")
+    if answer.status == 404:
+        return None
+    _raise_for_status(answer, f"pod {namespace}/{name}")
+    return Pod.parse(answer.json())
+
+
+def list_pdbs(endpoint: Endpoint, *, namespace: str = "", api_version: str = "policy/v1") -> list[Pdb]:
+    version = api_version or "policy/v1"
+    base = f"/apis/{version}"
+    path = f"{base}/namespaces/{namespace}/poddisruptionbudgets" if namespace else f"{base}/poddisruptionbudgets"
+    items, _ = _list_items(endpoint, path)
+    return [Pdb.parse(item) for item in items]
+
+
+def get_node(endpoint: Endpoint, name: str) -> Node | None:
+    answer = call(endpoint, "GET", f"/api/v1/nodes/{name}")
+    if answer.status == 404:
+        return None
+    _raise_for_status(answer, f"node {name}")
+    return Node.parse(answer.json())
+
+
+def set_unschedulable(endpoint: Endpoint, name: str, unschedulable: bool) -> Node:
+    """Cordon or uncordon a node, as `kubectl cordon` does (a patch of spec.unschedulable)."""
+    answer = call(
+        endpoint,
+        "PATCH",
+        f"/api/v1/nodes/{name}",
+        body={"spec": {"unschedulable": unschedulable or None}},
+        content_type="application/merge-patch+json",
+    )
+    _raise_for_status(answer, f"node {name}")
+    return Node.parse(answer.json())
+
+
+def _write(endpoint: Endpoint, method: str, path: str, body: dict[str, Any], query: dict[str, Any] | None) -> Answer:
+    started = time.monotonic()
+    try:
+        answer = call(endpoint, method, path, body=body, query=query)
+    except KubeError as error:
+        return Answer(
+            None,
+            message=error.message,
+            transport_error=str(error.kind),
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+    try:
+        data = json.loads(answer.body) if answer.body else {}
+    except ValueError:
+        data = {"message": answer.body[:300].decode(errors="replace")}
+    return Answer.from_status(answer.status, data, answer.headers, int((time.monotonic() - started) * 1000))
+
+
+def evict(
+    endpoint: Endpoint,
+    *,
+    namespace: str,
+    name: str,
+    uid: str,
+    api_version: str,
+    grace_period_seconds: int | None = None,
+    dry_run: bool = False,
+) -> Answer:
+    """POST an Eviction for the pod with this UID (a same-named replacement answers 409, never evicted)."""
+    delete_options: dict[str, Any] = {"preconditions": {"uid": uid}} if uid else {}
+    if grace_period_seconds is not None:
+        delete_options["gracePeriodSeconds"] = grace_period_seconds
+    if dry_run:
+        delete_options["dryRun"] = ["All"]
+    body: dict[str, Any] = {
+        "apiVersion": api_version or "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": name, "namespace": namespace},
+    }
+    if delete_options:
+        body["deleteOptions"] = delete_options
+    query = {"dryRun": "All"} if dry_run else None
+    return _write(endpoint, "POST", f"/api/v1/namespaces/{namespace}/pods/{name}/eviction", body, query)
+
+
+def delete_pod(endpoint: Endpoint, *, namespace: str, name: str, uid: str, grace_period_seconds: int | None) -> Answer:
+    """A plain DELETE, bypassing PodDisruptionBudgets; only ever the pod with this UID."""
+    body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}}
+    if grace_period_seconds is not None:
+        body["gracePeriodSeconds"] = grace_period_seconds
+    return _write(endpoint, "DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", body, None)

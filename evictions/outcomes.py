@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from clusters.kubetypes import Answer
+
 # "The disruption budget web-pdb needs 2 healthy pods and has 1 currently"
 _BUDGET = re.compile(r"disruption budget (?P<name>\S+) needs (?P<needs>\d+) healthy pods? and has (?P<has>\d+)")
 
@@ -26,25 +28,6 @@ class Next(StrEnum):
     RETRY = "retry"  # keep the state, try again later (throttled, still processing, transient)
     NEEDS_INTERVENTION = "needs_intervention"
     FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class Cause:
-    reason: str
-    message: str
-    field: str = ""
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The API server's answer to one eviction POST, or a transport failure (status None)."""
-
-    status: int | None
-    reason: str = ""  # Status.reason, e.g. "TooManyRequests"
-    message: str = ""
-    causes: tuple[Cause, ...] = ()
-    retry_after: float | None = None  # Retry-After header or details.retryAfterSeconds
-    transport_error: str = ""  # e.g. "timeout", "refused" when status is None
 
 
 @dataclass(frozen=True)

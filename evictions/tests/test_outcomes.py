@@ -6,12 +6,11 @@ import random
 
 import pytest
 
+from clusters.kubetypes import Answer, Cause
 from evictions.outcomes import (
     MAX_TRANSIENT_FAILURES,
     PDB_BACKOFF_CAP,
-    Answer,
     Budget,
-    Cause,
     Next,
     backoff,
     budget_from,

@@ -1,0 +1,120 @@
+"""kube.py's reads and writes against kubesim over HTTPS: typed pods, PDBs and nodes; evict, dry run, delete."""
+
+from __future__ import annotations
+
+import pytest
+
+from clusters import kube
+from clusters.kubetypes import LabelSelector, Requirement
+from clusters.models import Credentials
+from kubesim import Simulator
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with Simulator(scenario="demo", time_scale=10) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def endpoint(sim):
+    return kube.Endpoint(sim.url, sim.ca_pem, Credentials(token=sim.token))
+
+
+def test_pods_on_a_node_are_typed(endpoint):
+    pods = kube.list_pods(endpoint, node="node-2")
+    assert pods and {p.node for p in pods} == {"node-2"}
+    web = next(p for p in pods if p.namespace == "shop")
+    assert web.uid and web.phase == "Running" and web.ready
+    assert web.controller is not None and web.controller.kind == "ReplicaSet"
+    assert any(p.controller and p.controller.kind == "DaemonSet" for p in pods)
+    assert any(p.uses_emptydir for p in pods)
+    assert any(not p.owners for p in pods)  # the bare pod
+
+
+def test_mirror_pods_are_recognised(endpoint):
+    pods = kube.list_pods(endpoint, namespace="kube-system", node="node-1")
+    assert any(p.mirror for p in pods)
+
+
+def test_label_and_name_selectors_are_applied_by_the_server(endpoint):
+    shop = kube.list_pods(endpoint, namespace="shop", label_selector="app=web")
+    assert shop and all(p.labels.get("app") == "web" for p in shop)
+    one = kube.list_pods(endpoint, namespace="shop", name=shop[0].name)
+    assert [p.name for p in one] == [shop[0].name]
+
+
+def test_pdbs_carry_their_numbers_and_select_pods(endpoint):
+    pdbs = {p.key: p for p in kube.list_pdbs(endpoint)}
+    web_pdb = pdbs["shop/web-pdb"]
+    assert web_pdb.min_available == "2" and web_pdb.expected_pods == 3 and web_pdb.desired_healthy == 2
+    web_pod = kube.list_pods(endpoint, namespace="shop")[0]
+    assert web_pdb.selects(web_pod)
+    assert not pdbs["payments/checkout-pdb"].selects(web_pod)
+
+
+def test_get_missing_pod_and_node_is_none(endpoint):
+    assert kube.get_pod(endpoint, "shop", "nope") is None
+    assert kube.get_node(endpoint, "node-99") is None
+
+
+def test_cordon_and_uncordon(endpoint):
+    assert kube.set_unschedulable(endpoint, "node-3", True).unschedulable
+    assert kube.get_node(endpoint, "node-3").unschedulable
+    assert not kube.set_unschedulable(endpoint, "node-3", False).unschedulable
+
+
+def test_dry_run_eviction_changes_nothing(endpoint):
+    pod = kube.list_pods(endpoint, namespace="default")[0]
+    answer = kube.evict(
+        endpoint, namespace=pod.namespace, name=pod.name, uid=pod.uid, api_version="policy/v1", dry_run=True
+    )
+    assert answer.status == 201
+    assert not kube.get_pod(endpoint, pod.namespace, pod.name).deleting
+
+
+def test_blocked_eviction_answer_carries_the_budget_cause(endpoint):
+    pods = kube.list_pods(endpoint, namespace="payments")
+    first = kube.evict(endpoint, namespace="payments", name=pods[0].name, uid=pods[0].uid, api_version="policy/v1")
+    second = kube.evict(endpoint, namespace="payments", name=pods[1].name, uid=pods[1].uid, api_version="policy/v1")
+    assert first.status == 201
+    assert second.status == 429
+    assert second.causes and second.causes[0].reason == "DisruptionBudget"
+    assert "checkout-pdb" in second.causes[0].message
+
+
+def test_uid_precondition_mismatch_is_409(endpoint):
+    pod = kube.list_pods(endpoint, namespace="search")[0]
+    answer = kube.evict(endpoint, namespace=pod.namespace, name=pod.name, uid="not-the-uid", api_version="policy/v1")
+    assert answer.status == 409
+
+
+def test_delete_directly_bypasses_the_budget(endpoint):
+    pod = kube.list_pods(endpoint, namespace="monitoring", name="prometheus-0")[0]
+    blocked = kube.evict(endpoint, namespace="monitoring", name=pod.name, uid=pod.uid, api_version="policy/v1")
+    assert blocked.status == 500 and "more than one" in blocked.message
+    deleted = kube.delete_pod(endpoint, namespace="monitoring", name=pod.name, uid=pod.uid, grace_period_seconds=0)
+    assert deleted.status == 200
+
+
+def test_transport_failure_is_an_answer_without_status(sim):
+    dead = kube.Endpoint("https://127.0.0.1:1", sim.ca_pem, Credentials(token="x"))
+    answer = kube.evict(dead, namespace="a", name="b", uid="c", api_version="policy/v1")
+    assert answer.status is None and answer.transport_error == "refused"
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "expected"),
+    [
+        (LabelSelector((("app", "web"),)), {"app": "web", "x": "1"}, True),
+        (LabelSelector((("app", "web"),)), {"app": "api"}, False),
+        (LabelSelector((), (Requirement("tier", "In", ("a", "b")),)), {"tier": "b"}, True),
+        (LabelSelector((), (Requirement("tier", "NotIn", ("a",)),)), {"tier": "a"}, False),
+        (LabelSelector((), (Requirement("tier", "NotIn", ("a",)),)), {}, True),
+        (LabelSelector((), (Requirement("tier", "Exists"),)), {}, False),
+        (LabelSelector((), (Requirement("tier", "DoesNotExist"),)), {}, True),
+        (LabelSelector(), {"anything": "x"}, True),
+    ],
+)
+def test_label_selector_semantics(selector, labels, expected):
+    assert selector.matches(labels) is expected
