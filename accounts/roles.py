@@ -11,17 +11,24 @@ OPERATOR = "operator"
 ADMIN = "admin"
 ROLES = (VIEWER, REQUESTER, APPROVER, OPERATOR, ADMIN)
 
-_READ = ["clusters.view_cluster", "audit.view_auditevent"]
+_READ = ["clusters.view_cluster", "audit.view_auditevent", "evictions.view_evictionrequest"]
+_REQUEST = ["evictions.add_evictionrequest"]
+_OPERATE = [
+    "clusters.check_cluster",
+    "evictions.intervene_evictionrequest",
+    "evictions.force_delete_podeviction",
+]
 
 # Each role lists everything it may do; "viewer" reads, the others read and add their own verbs.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWER: _READ,
-    REQUESTER: _READ,
+    REQUESTER: [*_READ, *_REQUEST],
     APPROVER: _READ,
-    OPERATOR: [*_READ, "clusters.check_cluster"],
+    OPERATOR: [*_READ, *_OPERATE],
     ADMIN: [
         *_READ,
-        "clusters.check_cluster",
+        *_REQUEST,
+        *_OPERATE,
         "clusters.add_cluster",
         "clusters.change_cluster",
         "clusters.delete_cluster",

@@ -14,6 +14,7 @@ import ssl
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -352,12 +353,86 @@ def get_pod(endpoint: Endpoint, namespace: str, name: str) -> Pod | None:
     return Pod.parse(answer.json())
 
 
+def _pdb_path(namespace: str, api_version: str) -> str:
+    base = f"/apis/{api_version or 'policy/v1'}"
+    return f"{base}/namespaces/{namespace}/poddisruptionbudgets" if namespace else f"{base}/poddisruptionbudgets"
+
+
 def list_pdbs(endpoint: Endpoint, *, namespace: str = "", api_version: str = "policy/v1") -> list[Pdb]:
-    version = api_version or "policy/v1"
-    base = f"/apis/{version}"
-    path = f"{base}/namespaces/{namespace}/poddisruptionbudgets" if namespace else f"{base}/poddisruptionbudgets"
-    items, _ = _list_items(endpoint, path)
-    return [Pdb.parse(item) for item in items]
+    return list_pdbs_at(endpoint, namespace=namespace, api_version=api_version)[0]
+
+
+def list_pdbs_at(endpoint: Endpoint, *, namespace: str = "", api_version: str = "policy/v1") -> tuple[list[Pdb], str]:
+    """The budgets and the list's resourceVersion, from which a watch continues."""
+    items, version = _list_items(endpoint, _pdb_path(namespace, api_version))
+    return [Pdb.parse(item) for item in items], version
+
+
+def watch_pdbs(
+    endpoint: Endpoint,
+    *,
+    resource_version: str,
+    timeout_seconds: int,
+    namespace: str = "",
+    api_version: str = "policy/v1",
+) -> Iterator[tuple[str, Pdb | None, str]]:
+    """Yield (event type, budget, resourceVersion) as the API server streams changes; ends after timeout_seconds.
+
+    One long request replaces polling: Drainboard learns the moment a budget allows a disruption again.
+    An ERROR event (e.g. 410 Gone: the version is too old) ends the stream with ("ERROR", None, "").
+    """
+    parts = urlsplit(endpoint.api_url)
+    try:
+        resolve_and_check(parts.hostname or "", parts.port or 443)
+    except ValidationError as error:
+        raise KubeError(ErrorKind.BLOCKED, error.messages[0]) from None
+    api_client = api_client_for(endpoint)
+    path = _pdb_path(namespace, api_version)
+    query = {
+        "watch": "1",
+        "resourceVersion": resource_version,
+        "timeoutSeconds": str(timeout_seconds),
+        "allowWatchBookmarks": "false",
+    }
+    headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+    api_client.update_params_for_auth(headers, [], ["BearerToken"], path, "GET", None)
+    timeout = (settings.KUBE_CONNECT_TIMEOUT_SECONDS, timeout_seconds + settings.KUBE_READ_TIMEOUT_SECONDS)
+    try:
+        raw = api_client.call_api(
+            "GET", f"{endpoint.api_url}{path}?{urlencode(query)}", header_params=headers, _request_timeout=timeout
+        ).response
+    except ApiException as error:
+        raise _describe_transport_error(ssl.SSLError(str(error.reason)), endpoint) from None
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raise _describe_transport_error(error, endpoint) from None
+    try:
+        if raw.status != 200:
+            _raise_for_status(Response(raw.status, {}, raw.read(64 * 1024)), path)
+        buffer = b""
+        try:
+            for chunk in raw.stream(64 * 1024, decode_content=True):
+                buffer += chunk
+                if len(buffer) > MAX_DISCOVERY_BYTES:
+                    raise KubeError(ErrorKind.TOO_LARGE, "A watch event was larger than 4 MiB.")
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if not line.strip():
+                        continue
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        raise KubeError(ErrorKind.NOT_KUBERNETES, "The watch stream is not JSON lines.") from None
+                    kind, obj = str(event.get("type", "")), event.get("object")
+                    if kind == "ERROR" or not isinstance(obj, dict):
+                        yield "ERROR", None, ""
+                        return
+                    pdb = Pdb.parse(obj)
+                    version = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+                    yield kind, pdb, version
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise _describe_transport_error(error, endpoint) from None
+    finally:
+        raw.release_conn()
 
 
 def get_node(endpoint: Endpoint, name: str) -> Node | None:

@@ -1,1 +1,190 @@
-"""Eviction models live here; EvictionRequest, PodEviction and EvictionAttempt arrive with the engine."""
+"""EvictionRequest (what a person asked for), PodEviction (one pod of it) and EvictionAttempt (every call made)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from clusters.models import Cluster
+
+
+class RequestKind(models.TextChoices):
+    PODS = "pods", "Pods"
+    DRAIN = "drain", "Node drain"
+
+
+class RequestStatus(models.TextChoices):
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    SCHEDULED = "scheduled", "Scheduled"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    NEEDS_INTERVENTION = "needs_intervention", "Needs intervention"
+    CANCELLED = "cancelled", "Cancelled"
+    REJECTED = "rejected", "Rejected"
+
+
+REQUEST_FINISHED = {RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.CANCELLED, RequestStatus.REJECTED}
+REQUEST_COLOURS = {
+    "awaiting_approval": "grey",
+    "scheduled": "blue",
+    "running": "blue",
+    "paused": "amber",
+    "succeeded": "green",
+    "failed": "red",
+    "needs_intervention": "red",
+    "cancelled": "grey",
+    "rejected": "grey",
+}
+
+
+class PodStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    EVICTING = "evicting", "Evicting"
+    BLOCKED = "blocked", "Blocked"
+    TERMINATING = "terminating", "Terminating"
+    EVICTED = "evicted", "Evicted"
+    DELETED = "deleted", "Deleted (forced)"
+    SKIPPED = "skipped", "Skipped"
+    NEEDS_INTERVENTION = "needs_intervention", "Needs intervention"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+POD_FINISHED = {PodStatus.EVICTED, PodStatus.DELETED, PodStatus.SKIPPED, PodStatus.FAILED, PodStatus.CANCELLED}
+POD_WAITING_TO_TRY = {PodStatus.PENDING, PodStatus.BLOCKED}
+POD_COLOURS = {
+    "pending": "grey",
+    "evicting": "blue",
+    "blocked": "amber",
+    "terminating": "blue",
+    "evicted": "green",
+    "deleted": "green",
+    "skipped": "grey",
+    "needs_intervention": "red",
+    "failed": "red",
+    "cancelled": "grey",
+}
+
+
+class EvictionRequest(models.Model):
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="requests")
+    kind = models.CharField(max_length=8, choices=RequestKind.choices)
+    status = models.CharField(max_length=24, choices=RequestStatus.choices, default=RequestStatus.SCHEDULED)
+    status_reason = models.CharField(max_length=2000, blank=True)
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=2000)
+    node = models.CharField(max_length=253, blank=True)
+    targets = models.JSONField(default=list, blank=True)  # [{"namespace", "name"} | {"namespace", "selector"}]
+    options = models.JSONField(default=dict, blank=True)  # drain options (ignore_daemonsets, force, …)
+    grace_period_seconds = models.IntegerField(null=True, blank=True)
+    deadline_minutes = models.PositiveIntegerField(default=30)
+    not_before = models.DateTimeField(null=True, blank=True)
+    uncordon_when_done = models.BooleanField(default=False)
+    plan = models.JSONField(default=dict, blank=True)  # the plan shown at submission, kept as evidence
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    pods_created_at = models.DateTimeField(null=True, blank=True)  # start finished: the pod rows exist
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Leases: at most one worker follows terminating pods, and one watches budgets, per request.
+    follower_until = models.DateTimeField(null=True, blank=True)
+    watcher_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["cluster", "created_at"]),
+            models.Index(fields=["requester", "created_at"]),
+        ]
+        permissions = [
+            ("intervene_evictionrequest", "Can pause, resume, retry, skip and cancel evictions"),
+            ("force_delete_podeviction", "Can delete a pod directly, bypassing its disruption budget"),
+        ]
+
+    def __str__(self) -> str:
+        what = f"drain {self.node}" if self.kind == RequestKind.DRAIN else f"{len(self.targets)} pod target(s)"
+        return f"#{self.pk} {what} on {self.cluster_id}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in REQUEST_FINISHED
+
+
+class PodEviction(models.Model):
+    request = models.ForeignKey(EvictionRequest, on_delete=models.CASCADE, related_name="pods")
+    namespace = models.CharField(max_length=253)
+    name = models.CharField(max_length=253)
+    uid = models.CharField(max_length=64)
+    node = models.CharField(max_length=253, blank=True)
+    status = models.CharField(max_length=24, choices=PodStatus.choices, default=PodStatus.PENDING)
+    note = models.CharField(max_length=2000, blank=True)  # the current state in words
+    attempts = models.PositiveIntegerField(default=0)
+    transient_failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)  # a worker owns the pod until then
+    blocked_since = models.DateTimeField(null=True, blank=True)
+    blocking_pdb = models.CharField(max_length=300, blank=True)
+    budget_needs = models.IntegerField(null=True, blank=True)
+    budget_has = models.IntegerField(null=True, blank=True)
+    last_status_code = models.IntegerField(null=True, blank=True)
+    grace_period_seconds = models.IntegerField(null=True, blank=True)
+    eviction_accepted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds_to_evict = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["namespace", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "namespace", "name", "uid"], name="one_row_per_pod_per_request")
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["request", "status"]),
+            models.Index(fields=["blocking_pdb"], condition=Q(status="blocked"), name="blocked_by_pdb"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in POD_FINISHED
+
+
+class AttemptKind(models.TextChoices):
+    EVICT = "evict", "Eviction"
+    DELETE = "delete", "Direct delete"
+
+
+class EvictionAttempt(models.Model):
+    pod = models.ForeignKey(PodEviction, on_delete=models.CASCADE, related_name="attempt_log")
+    kind = models.CharField(max_length=8, choices=AttemptKind.choices, default=AttemptKind.EVICT)
+    at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    http_status = models.IntegerField(null=True, blank=True)  # null: no answer (transport error)
+    reason = models.CharField(max_length=100, blank=True)
+    message = models.CharField(max_length=2000, blank=True)
+    budget = models.CharField(max_length=300, blank=True)  # the blocking PDB's cause, in words
+    retry_after = models.FloatField(null=True, blank=True)
+    transport_error = models.CharField(max_length=32, blank=True)
+    outcome = models.CharField(max_length=24, blank=True)  # the state it led to
+    actor = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["pod", "at"]), models.Index(fields=["http_status", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.http_status} at {self.at:%H:%M:%S}"

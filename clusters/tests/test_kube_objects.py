@@ -118,3 +118,21 @@ def test_transport_failure_is_an_answer_without_status(sim):
 )
 def test_label_selector_semantics(selector, labels, expected):
     assert selector.matches(labels) is expected
+
+
+def test_watch_reports_a_budget_the_moment_it_allows_a_disruption(sim, endpoint):
+    import threading
+    import time
+
+    pdbs, version = kube.list_pdbs_at(endpoint, namespace="data")
+    assert pdbs
+    changed = threading.Timer(0.5, lambda: sim.set_pdb("data", "postgres-pdb", max_unavailable=2))
+    changed.start()
+    started = time.monotonic()
+    seen = []
+    for kind, pdb, _ in kube.watch_pdbs(endpoint, resource_version=version, timeout_seconds=5, namespace="data"):
+        seen.append((kind, pdb.name if pdb else None))
+        if pdb is not None and pdb.max_unavailable == "2" and pdb.processed:
+            break
+    assert ("MODIFIED", "postgres-pdb") in seen
+    assert time.monotonic() - started < 3
