@@ -328,7 +328,7 @@ def _list_items(endpoint: Endpoint, path: str, query: dict[str, Any] | None = No
     data = answer.json()
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise KubeError(ErrorKind.NOT_KUBERNETES, f"{path} did not answer with a list.")
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    meta = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
     return [item for item in data["items"] if isinstance(item, dict)], str(meta.get("resourceVersion", ""))
 
 

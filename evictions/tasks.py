@@ -1,17 +1,166 @@
-"""Periodic and per-object Celery tasks for evictions: thin, each calls services."""
+"""Celery tasks for evictions: each takes ids, calls services, and is safe to run twice."""
 
 from __future__ import annotations
 
-from celery import shared_task
+import time
+from datetime import timedelta
 
+from celery import shared_task
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.services import System, audit_record
+from clusters import kube
 from clusters.services import clusters_due_for_check
 from clusters.tasks import check_cluster
+from evictions.models import EvictionRequest, PodEviction, PodStatus
+from evictions.services import pods as pod_services
+from evictions.services import requests as request_services
+from evictions.services.common import endpoint
+
+FOLLOW_SECONDS = 45  # one follower/watcher task runs this long, then the tick starts another if still needed
+WATCH_TIMEOUT_SECONDS = 10
+
+
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+def start_request(request_id: int) -> None:
+    request_services.request_start(request_id=request_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+def attempt_pod(pod_id: int) -> None:
+    pod_services.pod_attempt(pod_id=pod_id)
+
+
+def _lease(request_id: int, field: str, seconds: float) -> bool:
+    """Compare-and-swap a lease on the request: one follower and one watcher per request at a time."""
+    now = timezone.now()
+    free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
+    return bool(EvictionRequest.objects.filter(free, pk=request_id).update(**{field: now + timedelta(seconds=seconds)}))
+
+
+@shared_task(ignore_result=True, soft_time_limit=FOLLOW_SECONDS + 10, time_limit=FOLLOW_SECONDS + 20)
+def follow_request(request_id: int) -> None:
+    """Watch this request's terminating pods disappear, with one list per namespace per round."""
+    if not _lease(request_id, "follower_until", FOLLOW_SECONDS + 15):
+        return
+    try:
+        ends = time.monotonic() + FOLLOW_SECONDS
+        while time.monotonic() < ends:
+            if pod_services.pods_terminated(request_id=request_id) == 0:
+                return
+            time.sleep(pod_services.next_wait_for_termination(request_id))
+    finally:
+        EvictionRequest.objects.filter(pk=request_id).update(follower_until=None)
+
+
+@shared_task(ignore_result=True, soft_time_limit=FOLLOW_SECONDS + 10, time_limit=FOLLOW_SECONDS + 20)
+def watch_budgets(request_id: int) -> None:
+    """Watch the budgets blocking this request's pods; the moment one allows a disruption, retry its pods."""
+    if not _lease(request_id, "watcher_until", FOLLOW_SECONDS + 15):
+        return
+    try:
+        request = EvictionRequest.objects.select_related("cluster").get(pk=request_id)
+        cluster = request.cluster
+        api_version = cluster.eviction_api_version or "policy/v1"
+        ends = time.monotonic() + FOLLOW_SECONDS
+        version = ""
+        while time.monotonic() < ends:
+            blocked = dict(
+                PodEviction.objects.filter(request_id=request_id, status=PodStatus.BLOCKED).values_list(
+                    "pk", "blocking_pdb"
+                )
+            )
+            if not blocked:
+                return
+            try:
+                if not version:
+                    pdbs, version = kube.list_pdbs_at(endpoint(cluster), api_version=api_version)
+                    _retry_freed(request_id, {p.key for p in pdbs if p.disruptions_allowed > 0 and p.processed})
+                for kind, pdb, new_version in kube.watch_pdbs(
+                    endpoint(cluster),
+                    resource_version=version,
+                    timeout_seconds=WATCH_TIMEOUT_SECONDS,
+                    api_version=api_version,
+                ):
+                    if pdb is None:  # the version expired: list again
+                        version = ""
+                        break
+                    version = new_version or version
+                    if kind != "DELETED" and pdb.disruptions_allowed > 0 and pdb.processed:
+                        _retry_freed(request_id, {pdb.key})
+                    elif kind == "DELETED":
+                        _retry_freed(request_id, {pdb.key})  # no budget any more: nothing blocks
+            except kube.KubeError:
+                version = ""
+                time.sleep(1)
+    finally:
+        EvictionRequest.objects.filter(pk=request_id).update(watcher_until=None)
+
+
+def _retry_freed(request_id: int, freed: set[str]) -> None:
+    """Attempt at once, in this process (no broker round trip), the blocked pods of the freed budgets."""
+    if not freed:
+        return
+    now = timezone.now()
+    pod_ids = list(
+        PodEviction.objects.filter(request_id=request_id, status=PodStatus.BLOCKED, blocking_pdb__in=freed)
+        .order_by("blocked_since", "pk")
+        .values_list("pk", flat=True)
+    )
+    PodEviction.objects.filter(pk__in=pod_ids).update(next_attempt_at=now)
+    for pod_id in pod_ids:
+        pod_services.pod_attempt(pod_id=pod_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=30, time_limit=45)
+def deadline_reached(pod_id: int) -> None:
+    pod_services.pod_deadline_reached(pod_id=pod_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=30, time_limit=45)
+def uncordon_node(request_id: int) -> None:
+    request = EvictionRequest.objects.select_related("cluster").get(pk=request_id)
+    try:
+        kube.set_unschedulable(endpoint(request.cluster), request.node, False)
+    except kube.KubeError as error:
+        EvictionRequest.objects.filter(pk=request_id).update(
+            status_reason=f"{request.status_reason} Uncordoning {request.node} failed: {error.message}"[:2000]
+        )
+        return
+    with transaction.atomic():
+        audit_record(
+            actor=System("worker"),
+            action="node.uncordon",
+            target=request,
+            cluster=request.cluster,
+            details={"node": request.node},
+        )
 
 
 @shared_task(ignore_result=True, soft_time_limit=20, time_limit=30)
-def tick() -> int:
-    """Beat calls this every TICK_SECONDS: start due work, recover lost work. For now: refresh reachability."""
+def tick() -> dict[str, int]:
+    """Beat runs this every TICK_SECONDS: start due work, recover lost work, flag stuck work, check clusters."""
+    counts: dict[str, int] = {}
+    started = request_services.requests_due_to_start()
+    for request_id in started:
+        start_request.delay(request_id)
+    late = pod_services.pods_due()
+    for pod_id in late:
+        attempt_pod.delay(pod_id)
+    stuck = pod_services.pods_blocked_past_deadline()
+    for pod_id in stuck:
+        deadline_reached.delay(pod_id)
+    follow, watch = pod_services.requests_needing_followers()
+    for request_id in follow:
+        follow_request.delay(request_id)
+    for request_id in watch:
+        watch_budgets.delay(request_id)
     due = clusters_due_for_check()
     for cluster_id in due:
         check_cluster.delay(cluster_id)
-    return len(due)
+    counts.update(
+        started=len(started), late=len(late), stuck=len(stuck), follow=len(follow), watch=len(watch), clusters=len(due)
+    )
+    return counts

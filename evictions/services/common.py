@@ -1,0 +1,39 @@
+"""Helpers shared by the eviction services: authorisation, the cluster endpoint, enqueueing after commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from accounts.permissions import require_perm
+from audit.services import Actor, System
+from clusters import kube
+from clusters.models import Cluster
+
+WORKER = System("worker")
+TICK = System("tick")
+
+# Celery countdowns stay far below the broker's visibility timeout; later retries are the tick's job.
+MAX_COUNTDOWN_SECONDS = 60.0
+
+
+def authorize(actor: Actor, perm: str) -> None:
+    if not isinstance(actor, System):
+        require_perm(actor, perm)
+
+
+def endpoint(cluster: Cluster) -> kube.Endpoint:
+    return kube.Endpoint.for_cluster(cluster)
+
+
+def after_commit(func: Any, *args: Any, countdown: float | None = None) -> None:
+    """Enqueue a task once the transaction that made its row commits (never before the row exists)."""
+
+    def send() -> None:
+        if countdown and countdown > 0:
+            func.apply_async(args=args, countdown=min(countdown, MAX_COUNTDOWN_SECONDS))
+        else:
+            func.delay(*args)
+
+    transaction.on_commit(send)

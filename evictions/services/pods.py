@@ -1,0 +1,454 @@
+"""Pod evictions: one attempt, following a terminating pod until it is gone, and the interventions on a pod."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from audit.services import Actor, System, audit_record
+from clusters import kube
+from clusters.kubetypes import Answer
+from clusters.models import Cluster
+from evictions import ratelimit
+from evictions.models import (
+    POD_WAITING_TO_TRY,
+    AttemptKind,
+    EvictionAttempt,
+    EvictionRequest,
+    PodEviction,
+    PodStatus,
+    RequestStatus,
+)
+from evictions.outcomes import Next, Outcome, decide
+from evictions.services.common import WORKER, after_commit, authorize, endpoint
+from evictions.services.requests import _require_reason, request_refresh
+
+CLAIM_SECONDS = 120  # a worker that dies mid-attempt loses its claim after this; the tick then retries
+_RUNS = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
+
+
+def _claim(pod_id: int, now: datetime) -> PodEviction | None:
+    """Take the pod for one attempt, compare-and-swap: only one worker wins, however many messages arrive."""
+    claimed = PodEviction.objects.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        pk=pod_id,
+        status__in=POD_WAITING_TO_TRY,
+        next_attempt_at__lte=now + timedelta(milliseconds=200),
+        request__status__in=_RUNS,
+        request__cluster__paused=False,
+    ).update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+    if not claimed:
+        return None
+    return PodEviction.objects.select_related("request__cluster").get(pk=pod_id)
+
+
+def pod_attempt(*, pod_id: int) -> Outcome | None:
+    """Try to evict one pod once, record what the cluster answered, and decide what happens next."""
+    now = timezone.now()
+    pod = _claim(pod_id, now)
+    if pod is None:
+        return None
+    request, cluster = pod.request, pod.request.cluster
+    ratelimit.acquire(cluster.pk, cluster.qps_limit)
+    started = timezone.now()
+    answer = kube.evict(
+        endpoint(cluster),
+        namespace=pod.namespace,
+        name=pod.name,
+        uid=pod.uid,
+        api_version=cluster.eviction_api_version or "policy/v1",
+        grace_period_seconds=request.grace_period_seconds,
+    )
+    deadline_passed = request.deadline_at is not None and timezone.now() >= request.deadline_at
+    outcome = decide(
+        answer, attempt=pod.attempts + 1, transient_failures=pod.transient_failures, deadline_passed=deadline_passed
+    )
+    if outcome.next is Next.NEEDS_INTERVENTION and outcome.budget is not None:
+        outcome = _explain_block(cluster, pod, outcome)
+    _record(pod_id=pod.pk, answer=answer, outcome=outcome, at=started)
+    return outcome
+
+
+def _explain_block(cluster: Cluster, pod: PodEviction, outcome: Outcome) -> Outcome:
+    """At the deadline, name the pods behind the budget that are not Ready: that is why it blocks."""
+    try:
+        unready = blocking_unready_pods(cluster, pod.namespace, outcome.budget.name if outcome.budget else "")
+    except kube.KubeError:
+        return outcome
+    if not unready:
+        return outcome
+    names = ", ".join(unready[:10]) + (f" and {len(unready) - 10} more" if len(unready) > 10 else "")
+    return Outcome(outcome.next, f"{outcome.note} Not Ready behind it: {names}.", None, outcome.budget)
+
+
+def blocking_unready_pods(cluster: Cluster, namespace: str, pdb_name: str) -> list[str]:
+    """The pods a budget selects that are not Ready, with their node: the reason a budget has no room."""
+    api_version = cluster.eviction_api_version or "policy/v1"
+    pdb = next(
+        (
+            p
+            for p in kube.list_pdbs(endpoint(cluster), namespace=namespace, api_version=api_version)
+            if p.name == pdb_name
+        ),
+        None,
+    )
+    if pdb is None or pdb.selector is None:
+        return []
+    pods = kube.list_pods(endpoint(cluster), namespace=namespace)
+    now = timezone.now()
+    found = []
+    for candidate in pods:
+        if pdb.selects(candidate) and not candidate.ready and not candidate.deleting:
+            since = f" for {int((now - candidate.ready_since).total_seconds())}s" if candidate.ready_since else ""
+            found.append(f"{candidate.name} on {candidate.node or 'no node'} ({candidate.phase}, not Ready{since})")
+    return found
+
+
+def _record(*, pod_id: int, answer: Answer, outcome: Outcome, at: datetime) -> None:
+    from evictions.tasks import attempt_pod, follow_request, watch_budgets
+
+    with transaction.atomic():
+        pod = PodEviction.objects.select_for_update().select_related("request__cluster").get(pk=pod_id)
+        request = EvictionRequest.objects.select_for_update().get(pk=pod.request_id)
+        now = timezone.now()
+        EvictionAttempt.objects.create(
+            pod=pod,
+            kind=AttemptKind.EVICT,
+            at=at,
+            duration_ms=answer.duration_ms,
+            http_status=answer.status,
+            reason=answer.reason,
+            message=answer.message[:2000],
+            budget=outcome.budget.words(pod.namespace) if outcome.budget else "",
+            retry_after=answer.retry_after,
+            transport_error=answer.transport_error,
+            outcome=str(outcome.next),
+        )
+        was = pod.status
+        pod.attempts += 1
+        pod.last_status_code = answer.status
+        pod.note = outcome.note[:2000]
+        pod.claimed_until = None
+        transient = outcome.next is Next.RETRY and (answer.status is None or answer.status >= 500)
+        pod.transient_failures = pod.transient_failures + 1 if transient else 0
+        if outcome.next is Next.TERMINATING:
+            pod.status, pod.eviction_accepted_at, pod.next_attempt_at = PodStatus.TERMINATING, now, None
+        elif outcome.next is Next.EVICTED:
+            _mark_gone(pod, now)
+        elif outcome.next is Next.BLOCKED:
+            pod.status = PodStatus.BLOCKED
+            pod.blocked_since = pod.blocked_since or at
+            pod.blocking_pdb = f"{pod.namespace}/{outcome.budget.name}" if outcome.budget else ""
+            pod.budget_needs = outcome.budget.needs if outcome.budget else None
+            pod.budget_has = outcome.budget.has if outcome.budget else None
+            pod.next_attempt_at = now + timedelta(seconds=outcome.retry_in or 1)
+        elif outcome.next is Next.RETRY:
+            pod.status = PodStatus.BLOCKED if was == PodStatus.BLOCKED else PodStatus.PENDING
+            pod.next_attempt_at = now + timedelta(seconds=outcome.retry_in or 1)
+        elif outcome.next is Next.NEEDS_INTERVENTION:
+            pod.status, pod.next_attempt_at = PodStatus.NEEDS_INTERVENTION, None
+        else:
+            pod.status, pod.next_attempt_at, pod.finished_at = PodStatus.FAILED, None, now
+        pod.save()
+        if pod.status != was or (outcome.next is Next.BLOCKED and pod.attempts == 1):
+            audit_record(
+                actor=WORKER,
+                action=f"pod.{pod.status}",
+                target=pod,
+                cluster=pod.request.cluster,
+                details={"pod": pod.key, "request": request.pk, "http_status": answer.status, "note": pod.note},
+            )
+        if outcome.flag_cluster:
+            _flag_cluster(pod.request.cluster, outcome.note)
+        request_refresh(request=request)
+        if pod.status in POD_WAITING_TO_TRY and outcome.retry_in is not None:
+            after_commit(attempt_pod, pod.pk, countdown=outcome.retry_in)
+        if pod.status == PodStatus.TERMINATING:
+            after_commit(follow_request, request.pk)
+        if pod.status == PodStatus.BLOCKED:
+            after_commit(watch_budgets, request.pk)
+
+
+def _mark_gone(pod: PodEviction, now: datetime, status: str = PodStatus.EVICTED) -> None:
+    first = EvictionAttempt.objects.filter(pod=pod).aggregate(first=Min("at"))["first"] or pod.created_at
+    pod.status, pod.finished_at, pod.next_attempt_at = status, now, None
+    pod.seconds_to_evict = max(0.0, (now - first).total_seconds())
+
+
+def _flag_cluster(cluster: Cluster, note: str) -> None:
+    """Credentials or RBAC failed: mark the cluster, and fail its waiting pods now instead of retrying each."""
+    Cluster.objects.filter(pk=cluster.pk).update(
+        reachable=False, last_error=note[:1000], last_checked_at=timezone.now()
+    )
+    now = timezone.now()
+    failed = PodEviction.objects.filter(
+        request__cluster=cluster, request__status__in=_RUNS, status__in=POD_WAITING_TO_TRY
+    )
+    count = failed.update(
+        status=PodStatus.FAILED, finished_at=now, next_attempt_at=None, note=f"Not attempted: {note}"[:2000]
+    )
+    audit_record(
+        actor=WORKER,
+        action="cluster.credentials_failed",
+        target=cluster,
+        cluster=cluster,
+        details={"note": note, "pods_failed": count},
+    )
+    for request in EvictionRequest.objects.select_for_update().filter(cluster=cluster, status__in=_RUNS):
+        request_refresh(request=request)
+
+
+# ---- following pods until they are gone ---------------------------------------------------------------------------
+
+
+def pods_terminated(*, request_id: int) -> int:
+    """One list per namespace: every terminating pod whose UID is no longer there is evicted. Returns how many
+    are still terminating. (kubectl GETs each pod every second; this costs one call per namespace.)"""
+    request = EvictionRequest.objects.select_related("cluster").get(pk=request_id)
+    terminating = list(PodEviction.objects.filter(request=request, status=PodStatus.TERMINATING))
+    if not terminating:
+        return 0
+    present: set[tuple[str, str]] = set()
+    for namespace in sorted({p.namespace for p in terminating}):
+        try:
+            pods = kube.list_pods(endpoint(request.cluster), namespace=namespace, node=request.node)
+        except kube.KubeError:
+            return len(terminating)  # try again on the next round
+        present.update((p.namespace, p.uid) for p in pods)
+    gone = [p.pk for p in terminating if (p.namespace, p.uid) not in present]
+    if gone:
+        with transaction.atomic():
+            request = EvictionRequest.objects.select_for_update().get(pk=request_id)
+            now = timezone.now()
+            for pod in PodEviction.objects.select_for_update().filter(pk__in=gone, status=PodStatus.TERMINATING):
+                forced = EvictionAttempt.objects.filter(pod=pod, kind=AttemptKind.DELETE, http_status__lt=300).exists()
+                _mark_gone(pod, now, PodStatus.DELETED if forced else PodStatus.EVICTED)
+                pod.note = "Gone (deleted directly)." if forced else "Gone."
+                pod.save()
+                audit_record(
+                    actor=WORKER,
+                    action="pod.evicted",
+                    target=pod,
+                    cluster=request.cluster,
+                    details={"pod": pod.key, "request": request.pk, "seconds": pod.seconds_to_evict},
+                )
+            request_refresh(request=request)
+    return len(terminating) - len(gone)
+
+
+def next_wait_for_termination(request_id: int) -> float:
+    """Sleep until the earliest pod could be gone (its grace period), between 0.25 and 2 seconds."""
+    now = timezone.now()
+    soonest = None
+    for pod in PodEviction.objects.filter(request_id=request_id, status=PodStatus.TERMINATING):
+        grace = pod.grace_period_seconds if pod.grace_period_seconds is not None else 0
+        at = (pod.eviction_accepted_at or now) + timedelta(seconds=grace)
+        soonest = at if soonest is None or at < soonest else soonest
+    if soonest is None:
+        return 1.0
+    return min(2.0, max(0.25, (soonest - now).total_seconds()))
+
+
+# ---- interventions on a pod -------------------------------------------------------------------------------------
+
+
+def _locked_pod(pod_id: int) -> PodEviction:
+    return PodEviction.objects.select_for_update().select_related("request__cluster").get(pk=pod_id)
+
+
+def pod_retry_now(*, actor: Actor, pod_id: int, reason: str = "") -> PodEviction:
+    from evictions.tasks import attempt_pod
+
+    authorize(actor, "evictions.intervene_evictionrequest")
+    with transaction.atomic():
+        pod = _locked_pod(pod_id)
+        if pod.status not in (*POD_WAITING_TO_TRY, PodStatus.NEEDS_INTERVENTION):
+            raise ValidationError({"status": [f"A {pod.get_status_display().lower()} pod cannot be retried."]})
+        was = pod.status
+        pod.status = PodStatus.BLOCKED if was == PodStatus.BLOCKED else PodStatus.PENDING
+        pod.next_attempt_at, pod.transient_failures = timezone.now(), 0
+        pod.note = f"Retry requested by {actor}."
+        pod.save()
+        audit_record(
+            actor=actor,
+            action="pod.retry",
+            target=pod,
+            cluster=pod.request.cluster,
+            details={"pod": pod.key, "request": pod.request_id, "was": was, "reason": reason.strip()},
+        )
+        request = EvictionRequest.objects.select_for_update().get(pk=pod.request_id)
+        request_refresh(request=request)
+        after_commit(attempt_pod, pod.pk)
+    return pod
+
+
+def pod_skip(*, actor: Actor, pod_id: int, reason: str) -> PodEviction:
+    authorize(actor, "evictions.intervene_evictionrequest")
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        pod = _locked_pod(pod_id)
+        if pod.finished or pod.status == PodStatus.TERMINATING:
+            raise ValidationError({"status": [f"A {pod.get_status_display().lower()} pod cannot be skipped."]})
+        was = pod.status
+        pod.status, pod.finished_at, pod.next_attempt_at = PodStatus.SKIPPED, timezone.now(), None
+        pod.note = f"Skipped by {actor}: {reason}"[:2000]
+        pod.save()
+        audit_record(
+            actor=actor,
+            action="pod.skip",
+            target=pod,
+            cluster=pod.request.cluster,
+            details={"pod": pod.key, "request": pod.request_id, "was": was, "reason": reason},
+        )
+        request_refresh(request=EvictionRequest.objects.select_for_update().get(pk=pod.request_id))
+    return pod
+
+
+def pod_force_delete(
+    *, actor: Actor, pod_id: int, reason: str, confirm_name: str, grace_period_seconds: int | None = None
+) -> PodEviction:
+    """Delete the pod directly (bypassing its budget), only the pod with the recorded UID. Operators only."""
+    from evictions.tasks import follow_request
+
+    authorize(actor, "evictions.force_delete_podeviction")
+    reason = _require_reason(reason)
+    if grace_period_seconds is not None and not 0 <= grace_period_seconds <= 24 * 3600:
+        raise ValidationError({"grace_period_seconds": ["Choose 0 to 86400 seconds, or blank for the pod's own."]})
+    pod = PodEviction.objects.select_related("request__cluster").get(pk=pod_id)
+    if confirm_name != pod.name:
+        raise ValidationError({"confirm_name": [f"Type the pod's name ({pod.name}) to confirm."]})
+    if pod.finished:
+        raise ValidationError({"status": [f"The pod is already {pod.get_status_display().lower()}."]})
+    cluster = pod.request.cluster
+    started = timezone.now()
+    answer = kube.delete_pod(
+        endpoint(cluster),
+        namespace=pod.namespace,
+        name=pod.name,
+        uid=pod.uid,
+        grace_period_seconds=grace_period_seconds,
+    )
+    return_error = ""
+    with transaction.atomic():
+        pod = _locked_pod(pod_id)
+        EvictionAttempt.objects.create(
+            pod=pod,
+            kind=AttemptKind.DELETE,
+            at=started,
+            duration_ms=answer.duration_ms,
+            http_status=answer.status,
+            reason=answer.reason,
+            message=answer.message[:2000],
+            transport_error=answer.transport_error,
+            actor=str(actor),
+            outcome="",
+        )
+        details = {
+            "pod": pod.key,
+            "uid": pod.uid,
+            "request": pod.request_id,
+            "reason": reason,
+            "grace_period_seconds": grace_period_seconds,
+            "http_status": answer.status,
+        }
+        if answer.status in (200, 202):
+            pod.status, pod.next_attempt_at = PodStatus.TERMINATING, None
+            pod.eviction_accepted_at = timezone.now()
+            pod.grace_period_seconds = grace_period_seconds
+            pod.note = f"Deleted directly by {actor}: {reason}"[:2000]
+            pod.save()
+            audit_record(actor=actor, action="pod.force_delete", target=pod, cluster=cluster, details=details)
+            after_commit(follow_request, pod.request_id)
+        elif answer.status in (404, 409):
+            _mark_gone(pod, timezone.now(), PodStatus.DELETED)
+            pod.note = "The pod was already gone when it was deleted directly."
+            pod.save()
+            audit_record(actor=actor, action="pod.force_delete", target=pod, cluster=cluster, details=details)
+        else:
+            refused = answer.message or answer.transport_error or f"HTTP {answer.status}"
+            audit_record(
+                actor=actor,
+                action="pod.force_delete_failed",
+                target=pod,
+                cluster=cluster,
+                details={**details, "error": refused},
+            )
+            return_error = refused
+        if not return_error:
+            request_refresh(request=EvictionRequest.objects.select_for_update().get(pk=pod.request_id))
+    if return_error:
+        # Raised after the commit: the attempt and its audit event are kept.
+        raise ValidationError({"status": [f"The cluster refused the delete: {return_error}"]})
+    return pod
+
+
+def pods_due(now: datetime | None = None) -> list[int]:
+    """Pods whose next attempt is past due with nobody working on them: lost messages, expired claims."""
+    now = now or timezone.now()
+    late = now - timedelta(seconds=2)  # leave in-flight countdowns their moment
+    due = PodEviction.objects.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        status__in=POD_WAITING_TO_TRY,
+        next_attempt_at__lte=late,
+        request__status__in=_RUNS,
+        request__cluster__paused=False,
+    )
+    return list(due.values_list("pk", flat=True)[:2000])
+
+
+def pods_blocked_past_deadline(now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        PodEviction.objects.filter(
+            status=PodStatus.BLOCKED, request__deadline_at__lte=now, request__status__in=_RUNS
+        ).values_list("pk", flat=True)[:2000]
+    )
+
+
+def requests_needing_followers(now: datetime | None = None) -> tuple[list[int], list[int]]:
+    """Requests with terminating pods and no live follower; with blocked pods and no live budget watcher."""
+    now = now or timezone.now()
+    free = Q(follower_until__isnull=True) | Q(follower_until__lt=now)
+    follow = EvictionRequest.objects.filter(
+        free, status__in=[*_RUNS, RequestStatus.PAUSED, RequestStatus.CANCELLED], pods__status=PodStatus.TERMINATING
+    ).distinct()
+    watch = EvictionRequest.objects.filter(
+        Q(watcher_until__isnull=True) | Q(watcher_until__lt=now), status__in=_RUNS, pods__status=PodStatus.BLOCKED
+    ).distinct()
+    return list(follow.values_list("pk", flat=True)[:500]), list(watch.values_list("pk", flat=True)[:500])
+
+
+def pod_deadline_reached(*, pod_id: int) -> None:
+    """The tick found a blocked pod past its request's deadline: a person is needed, with the reason in words."""
+    with transaction.atomic():
+        pod = _locked_pod(pod_id)
+        if pod.status != PodStatus.BLOCKED:
+            return
+        request = EvictionRequest.objects.select_for_update().get(pk=pod.request_id)
+        budget = pod.blocking_pdb or "its disruption budget"
+        numbers = f" needs {pod.budget_needs} healthy pods and has {pod.budget_has}" if pod.budget_needs else ""
+        pod.status, pod.next_attempt_at = PodStatus.NEEDS_INTERVENTION, None
+        pod.note = f"Still blocked at the deadline: {budget}{numbers}."
+        pod.save()
+        audit_record(
+            actor=System("tick"),
+            action="pod.needs_intervention",
+            target=pod,
+            cluster=request.cluster,
+            details={"pod": pod.key, "request": request.pk, "note": pod.note},
+        )
+        request_refresh(request=request)
+    # Name the unready pods behind the budget (outside the transaction: it reads the cluster).
+    if pod.blocking_pdb:
+        namespace, _, name = pod.blocking_pdb.partition("/")
+        try:
+            unready = blocking_unready_pods(pod.request.cluster, namespace, name)
+        except kube.KubeError:
+            unready = []
+        if unready:
+            note = f"{pod.note} Not Ready behind it: {', '.join(unready[:10])}."[:2000]
+            PodEviction.objects.filter(pk=pod.pk, status=PodStatus.NEEDS_INTERVENTION).update(note=note)

@@ -1,0 +1,505 @@
+"""Eviction requests: create (with its plan), start, pause, resume, cancel, extend, and finishing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.services import Actor, audit_record
+from clusters import kube
+from clusters.models import Cluster
+from evictions.models import (
+    POD_FINISHED,
+    POD_WAITING_TO_TRY,
+    EvictionRequest,
+    PodEviction,
+    PodStatus,
+    RequestKind,
+    RequestStatus,
+)
+from evictions.planning import Disposition, DrainOptions, Plan, PodTarget, plan_drain, plan_pods
+from evictions.services.common import WORKER, after_commit, authorize, endpoint
+
+MAX_TARGETS = 500
+MAX_DEADLINE_MINUTES = 7 * 24 * 60
+MAX_GRACE_SECONDS = 24 * 3600
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_SELECTOR = re.compile(r"^\s*!?[A-Za-z0-9./_-]+\s*((!=|==|=)\s*[A-Za-z0-9._-]*)?\s*$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class RequestInput:
+    """What a person asks for, before validation (forms and the API both build one)."""
+
+    cluster: Cluster
+    kind: str
+    reason: str
+    node: str = ""
+    targets: tuple[PodTarget, ...] = ()
+    options: DrainOptions = field(default_factory=DrainOptions)
+    deadline_minutes: int = 30
+    not_before: datetime | None = None
+    uncordon_when_done: bool = False
+
+
+def _validate_selector(text: str) -> bool:
+    return all(_SELECTOR.match(part) for part in text.split(",")) if text.strip() else True
+
+
+def validate_request(data: RequestInput) -> None:
+    """Every problem at once, by field name; raises ValidationError."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    reason = data.reason.strip()
+    if not reason:
+        add("reason", "Say why: the reason is kept in the audit log and shown to approvers.")
+    elif len(reason) > 2000:
+        add("reason", "Keep the reason under 2000 characters.")
+    elif _CONTROL.search(reason):
+        add("reason", "The reason contains control characters.")
+    if data.kind not in RequestKind.values:
+        add("kind", "Choose 'pods' or 'drain'.")
+    if data.kind == RequestKind.DRAIN:
+        if not data.node:
+            add("node", "Choose the node to drain.")
+        elif not _DNS_SUBDOMAIN.match(data.node):
+            add("node", "A node name is lower-case letters, digits, '-' and '.', at most 253 characters.")
+        if not _validate_selector(data.options.pod_selector):
+            add("pod_selector", "Use a label selector like app=web,tier!=db.")
+        if data.targets:
+            add("targets", "A drain names a node, not pods.")
+    if data.kind == RequestKind.PODS:
+        if not data.targets:
+            add("targets", "Name at least one pod (namespace/name) or a namespace and a label selector.")
+        if len(data.targets) > MAX_TARGETS:
+            add("targets", f"At most {MAX_TARGETS} targets in one request.")
+        for target in data.targets[:MAX_TARGETS]:
+            label = f"{target.namespace}/{target.name or target.selector}"
+            if not _DNS_LABEL.match(target.namespace):
+                add("targets", f"{label[:80]}: the namespace is not a valid name.")
+            elif bool(target.name) == bool(target.selector):
+                add("targets", f"{label[:80]}: give a pod name or a label selector, not both.")
+            elif target.name and not _DNS_SUBDOMAIN.match(target.name):
+                add("targets", f"{label[:80]}: not a valid pod name.")
+            elif target.selector and not _validate_selector(target.selector):
+                add("targets", f"{label[:80]}: use a label selector like app=web.")
+        if data.node:
+            add("node", "A pods request does not name a node.")
+    if not 1 <= data.deadline_minutes <= MAX_DEADLINE_MINUTES:
+        add("deadline_minutes", f"The deadline is 1 to {MAX_DEADLINE_MINUTES} minutes.")
+    grace = data.options.grace_period_seconds
+    if grace is not None and not 0 <= grace <= MAX_GRACE_SECONDS:
+        add("grace_period_seconds", f"The grace period is 0 to {MAX_GRACE_SECONDS} seconds (blank: the pod's own).")
+    if data.not_before is not None and timezone.is_naive(data.not_before):
+        add("not_before", "Give the time with its time zone.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def make_plan(data: RequestInput, *, dry_run_evictions: bool = True) -> Plan:
+    """The plan as the cluster looks now; a cluster that cannot be read is a clear error, not a 500."""
+    api_version = data.cluster.eviction_api_version or "policy/v1"
+    try:
+        if data.kind == RequestKind.DRAIN:
+            return plan_drain(
+                endpoint(data.cluster),
+                node=data.node,
+                options=data.options,
+                eviction_api_version=api_version,
+                dry_run_evictions=dry_run_evictions,
+            )
+        return plan_pods(
+            endpoint(data.cluster),
+            targets=data.targets,
+            eviction_api_version=api_version,
+            dry_run_evictions=dry_run_evictions,
+        )
+    except kube.KubeError as error:
+        raise ValidationError({"cluster": [f"Could not read cluster {data.cluster.name}: {error.message}"]}) from None
+
+
+def _options_json(options: DrainOptions) -> dict[str, Any]:
+    return {
+        "ignore_daemonsets": options.ignore_daemonsets,
+        "delete_emptydir_data": options.delete_emptydir_data,
+        "force": options.force,
+        "pod_selector": options.pod_selector,
+    }
+
+
+def options_from_json(data: dict[str, Any], grace: int | None) -> DrainOptions:
+    return DrainOptions(
+        ignore_daemonsets=bool(data.get("ignore_daemonsets")),
+        delete_emptydir_data=bool(data.get("delete_emptydir_data")),
+        force=bool(data.get("force")),
+        grace_period_seconds=grace,
+        pod_selector=str(data.get("pod_selector", "")),
+    )
+
+
+def targets_from_json(data: list[dict[str, str]]) -> tuple[PodTarget, ...]:
+    return tuple(PodTarget(t.get("namespace", ""), t.get("name", ""), t.get("selector", "")) for t in data)
+
+
+def request_preview(*, actor: Actor, data: RequestInput) -> Plan:
+    """The plan, with server-side dry-run evictions; nothing is stored."""
+    authorize(actor, "evictions.add_evictionrequest")
+    validate_request(data)
+    return make_plan(data)
+
+
+def request_create(*, actor: Actor, data: RequestInput) -> EvictionRequest:
+    """Validate, plan (refusing what kubectl drain would refuse), store, audit, and start it when due."""
+    authorize(actor, "evictions.add_evictionrequest")
+    if not isinstance(actor, get_user_model()):
+        raise PermissionDenied("Eviction requests are made by people: the requester is recorded and cannot approve.")
+    validate_request(data)
+    plan = make_plan(data)
+    if plan.errors:
+        raise ValidationError({"plan": list(plan.errors)})
+    with transaction.atomic():
+        request = EvictionRequest.objects.create(
+            cluster=data.cluster,
+            kind=data.kind,
+            status=RequestStatus.SCHEDULED,
+            requester=actor,
+            reason=data.reason.strip(),
+            node=data.node,
+            targets=[{k: v for k, v in vars(t).items() if v} for t in data.targets],
+            options=_options_json(data.options),
+            grace_period_seconds=data.options.grace_period_seconds,
+            deadline_minutes=data.deadline_minutes,
+            not_before=data.not_before,
+            uncordon_when_done=data.uncordon_when_done,
+            plan=plan.to_json(),
+        )
+        audit_record(
+            actor=actor,
+            action="request.create",
+            target=request,
+            cluster=data.cluster,
+            details={
+                "kind": data.kind,
+                "node": data.node,
+                "targets": request.targets,
+                "reason": request.reason,
+                "options": request.options,
+                "deadline_minutes": data.deadline_minutes,
+                "not_before": data.not_before.isoformat() if data.not_before else None,
+                "pods_planned": len(plan.to_evict),
+            },
+        )
+        if request_is_due(request):
+            from evictions.tasks import start_request
+
+            after_commit(start_request, request.pk)
+    return request
+
+
+def request_is_due(request: EvictionRequest, now: datetime | None = None) -> bool:
+    return request.status == RequestStatus.SCHEDULED and (
+        request.not_before is None or request.not_before <= (now or timezone.now())
+    )
+
+
+def request_start(*, request_id: int) -> None:
+    """Claim a due request, cordon its node, list its pods again and create one row per pod. Safe to repeat."""
+    from evictions.tasks import attempt_pod, follow_request
+
+    now = timezone.now()
+    with transaction.atomic():
+        request = EvictionRequest.objects.select_for_update().select_related("cluster").filter(pk=request_id).first()
+        if request is None:
+            return
+        if request_is_due(request, now):
+            request.status = RequestStatus.RUNNING
+            request.started_at = now
+            request.deadline_at = now + timedelta(minutes=request.deadline_minutes)
+            request.status_reason = ""
+            request.save(update_fields=["status", "started_at", "deadline_at", "status_reason", "updated_at"])
+            audit_record(actor=WORKER, action="request.start", target=request, cluster=request.cluster)
+        elif request.status != RequestStatus.RUNNING or request.pods_created_at is not None:
+            return  # not due, already started by another worker, paused or finished
+    cluster = request.cluster
+    if request.kind == RequestKind.DRAIN:
+        # Like kubectl: cordon first, then list the node's pods as they are now.
+        data = RequestInput(
+            cluster=cluster,
+            kind=request.kind,
+            reason=request.reason,
+            node=request.node,
+            options=options_from_json(request.options, request.grace_period_seconds),
+        )
+        try:
+            kube.set_unschedulable(endpoint(cluster), request.node, True)
+            plan = make_plan(data, dry_run_evictions=False).to_json()
+        except (kube.KubeError, ValidationError) as error:
+            # Left RUNNING without pods: the tick tries the start again. The reason is shown meanwhile.
+            text = error.message if isinstance(error, kube.KubeError) else "; ".join(error.messages)
+            EvictionRequest.objects.filter(pk=request.pk).update(status_reason=f"Could not start yet: {text}"[:2000])
+            return
+    else:
+        # Named pods are the ones approved, by UID: one gone since then answers 404/409 and counts as evicted.
+        plan = request.plan
+    with transaction.atomic():
+        request = EvictionRequest.objects.select_for_update().get(pk=request.pk)
+        if request.pods_created_at is not None or request.status != RequestStatus.RUNNING:
+            return
+        if plan.get("errors"):
+            _finish(request, RequestStatus.FAILED, "The drain cannot go ahead: " + "; ".join(plan["errors"]))
+            return
+        rows = [_pod_row(request, planned, now) for planned in plan.get("pods", [])]
+        PodEviction.objects.bulk_create(rows, ignore_conflicts=True)
+        request.pods_created_at = timezone.now()
+        request.save(update_fields=["pods_created_at", "updated_at"])
+        counts = {s: sum(1 for r in rows if r.status == s) for s in {r.status for r in rows}}
+        audit_record(
+            actor=WORKER,
+            action="request.pods_listed",
+            target=request,
+            cluster=cluster,
+            details={"counts": counts, "cordoned": request.kind == RequestKind.DRAIN},
+        )
+        for pod_id in PodEviction.objects.filter(request=request, status=PodStatus.PENDING).values_list(
+            "pk", flat=True
+        ):
+            after_commit(attempt_pod, pod_id)
+        if any(r.status == PodStatus.TERMINATING for r in rows):
+            after_commit(follow_request, request.pk)
+        request_refresh(request=request)
+
+
+_ROW_STATUS = {str(Disposition.EVICT): PodStatus.PENDING, str(Disposition.WAIT): PodStatus.TERMINATING}
+
+
+def _pod_row(request: EvictionRequest, planned: dict[str, Any], now: datetime) -> PodEviction:
+    status = _ROW_STATUS.get(planned.get("disposition", ""), PodStatus.SKIPPED)
+    return PodEviction(
+        request=request,
+        namespace=planned["namespace"],
+        name=planned["name"],
+        uid=planned["uid"],
+        node=planned.get("node", ""),
+        status=status,
+        note=str(planned.get("reason", ""))[:2000],
+        next_attempt_at=now if status == PodStatus.PENDING else None,
+        eviction_accepted_at=now if status == PodStatus.TERMINATING else None,
+        finished_at=now if status == PodStatus.SKIPPED else None,
+        grace_period_seconds=request.grace_period_seconds,
+    )
+
+
+def _finish(request: EvictionRequest, status: str, reason: str) -> None:
+    request.status = status
+    request.status_reason = reason[:2000]
+    request.finished_at = timezone.now()
+    request.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
+    audit_record(
+        actor=WORKER,
+        action=f"request.{status}",
+        target=request,
+        cluster=request.cluster,
+        details={"reason": request.status_reason},
+    )
+    if request.kind == RequestKind.DRAIN and request.uncordon_when_done and status == RequestStatus.SUCCEEDED:
+        from evictions.tasks import uncordon_node
+
+        after_commit(uncordon_node, request.pk)
+
+
+def request_refresh(*, request: EvictionRequest) -> None:
+    """Derive the request's status from its pods (inside the caller's transaction, request row locked)."""
+    if request.status not in (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION) or not request.pods_created_at:
+        return
+    statuses = list(PodEviction.objects.filter(request=request).values_list("status", flat=True))
+    if all(s in POD_FINISHED for s in statuses):
+        failed = sum(1 for s in statuses if s == PodStatus.FAILED)
+        if failed:
+            _finish(request, RequestStatus.FAILED, f"{failed} pod(s) failed; the others are done.")
+        else:
+            done = sum(1 for s in statuses if s in (PodStatus.EVICTED, PodStatus.DELETED))
+            _finish(request, RequestStatus.SUCCEEDED, f"{done} pod(s) evicted or deleted.")
+        return
+    stuck = [s for s in statuses if s == PodStatus.NEEDS_INTERVENTION]
+    wanted = RequestStatus.NEEDS_INTERVENTION if stuck else RequestStatus.RUNNING
+    if request.status != wanted:
+        request.status = wanted
+        request.status_reason = f"{len(stuck)} pod(s) need a person." if stuck else ""
+        request.save(update_fields=["status", "status_reason", "updated_at"])
+        audit_record(
+            actor=WORKER,
+            action=f"request.{wanted}",
+            target=request,
+            cluster=request.cluster,
+            details={"reason": request.status_reason},
+        )
+
+
+# ---- interventions on a request ---------------------------------------------------------------------------------
+
+_ACTIVE = (RequestStatus.SCHEDULED, RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION, RequestStatus.PAUSED)
+
+
+def _locked(request_id: int) -> EvictionRequest:
+    return EvictionRequest.objects.select_for_update().select_related("cluster").get(pk=request_id)
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["Give a reason; it is kept in the audit log."]})
+    if len(reason) > 2000 or _CONTROL.search(reason):
+        raise ValidationError({"reason": ["The reason must be under 2000 characters, without control characters."]})
+    return reason
+
+
+def request_pause(*, actor: Actor, request_id: int, reason: str) -> EvictionRequest:
+    authorize(actor, "evictions.intervene_evictionrequest")
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.status not in (RequestStatus.SCHEDULED, RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION):
+            raise ValidationError({"status": [f"A {request.get_status_display().lower()} request cannot be paused."]})
+        previous = request.status
+        request.status = RequestStatus.PAUSED
+        request.status_reason = f"Paused by {actor}: {reason}"[:2000]
+        request.save(update_fields=["status", "status_reason", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="request.pause",
+            target=request,
+            cluster=request.cluster,
+            details={"reason": reason, "was": previous},
+        )
+    return request
+
+
+def request_resume(*, actor: Actor, request_id: int, reason: str = "") -> EvictionRequest:
+    from evictions.tasks import start_request
+
+    authorize(actor, "evictions.intervene_evictionrequest")
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.status != RequestStatus.PAUSED:
+            raise ValidationError({"status": ["Only a paused request can be resumed."]})
+        request.status = RequestStatus.RUNNING if request.started_at else RequestStatus.SCHEDULED
+        request.status_reason = ""
+        request.save(update_fields=["status", "status_reason", "updated_at"])
+        # Waiting pods try again now rather than at their old backoff time.
+        PodEviction.objects.filter(request=request, status__in=POD_WAITING_TO_TRY).update(
+            next_attempt_at=timezone.now()
+        )
+        audit_record(
+            actor=actor,
+            action="request.resume",
+            target=request,
+            cluster=request.cluster,
+            details={"reason": reason.strip()},
+        )
+        if request.status == RequestStatus.RUNNING:
+            request_refresh(request=request)
+            _enqueue_waiting(request)
+        elif request_is_due(request):
+            after_commit(start_request, request.pk)
+    return request
+
+
+def _enqueue_waiting(request: EvictionRequest) -> None:
+    from evictions.tasks import attempt_pod
+
+    for pod_id in PodEviction.objects.filter(request=request, status__in=POD_WAITING_TO_TRY).values_list(
+        "pk", flat=True
+    ):
+        after_commit(attempt_pod, pod_id)
+
+
+def request_cancel(*, actor: Actor, request_id: int, reason: str, uncordon: bool = False) -> EvictionRequest:
+    """No new attempts start; pods already terminating finish on their own. Optionally uncordon the node."""
+    authorize(actor, "evictions.intervene_evictionrequest")
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.status not in _ACTIVE and request.status != RequestStatus.AWAITING_APPROVAL:
+            raise ValidationError(
+                {"status": [f"A {request.get_status_display().lower()} request cannot be cancelled."]}
+            )
+        now = timezone.now()
+        cancelled = PodEviction.objects.filter(
+            request=request, status__in=[*POD_WAITING_TO_TRY, PodStatus.NEEDS_INTERVENTION]
+        ).update(status=PodStatus.CANCELLED, finished_at=now, next_attempt_at=None, note=f"Cancelled: {reason}"[:2000])
+        request.status = RequestStatus.CANCELLED
+        request.status_reason = f"Cancelled by {actor}: {reason}"[:2000]
+        request.finished_at = now
+        request.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="request.cancel",
+            target=request,
+            cluster=request.cluster,
+            details={"reason": reason, "pods_cancelled": cancelled, "uncordon": uncordon},
+        )
+        if uncordon and request.kind == RequestKind.DRAIN and request.started_at:
+            from evictions.tasks import uncordon_node
+
+            after_commit(uncordon_node, request.pk)
+    return request
+
+
+def request_extend_deadline(*, actor: Actor, request_id: int, minutes: int, reason: str = "") -> EvictionRequest:
+    """Give blocked pods more time; pods already flagged at the deadline go back to trying."""
+    authorize(actor, "evictions.intervene_evictionrequest")
+    if not isinstance(minutes, int) or not 1 <= minutes <= MAX_DEADLINE_MINUTES:
+        raise ValidationError({"minutes": [f"Extend by 1 to {MAX_DEADLINE_MINUTES} minutes."]})
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.status not in _ACTIVE:
+            raise ValidationError({"status": ["Only an active request has a deadline to extend."]})
+        now = timezone.now()
+        base = max(request.deadline_at or now, now)
+        request.deadline_at = base + timedelta(minutes=minutes)
+        request.deadline_minutes = min(MAX_DEADLINE_MINUTES, request.deadline_minutes + minutes)
+        request.save(update_fields=["deadline_at", "deadline_minutes", "updated_at"])
+        revived = PodEviction.objects.filter(
+            request=request, status=PodStatus.NEEDS_INTERVENTION, blocking_pdb__gt=""
+        ).update(status=PodStatus.BLOCKED, next_attempt_at=now, note="Deadline extended; trying again.")
+        audit_record(
+            actor=actor,
+            action="request.extend_deadline",
+            target=request,
+            cluster=request.cluster,
+            details={
+                "minutes": minutes,
+                "deadline_at": request.deadline_at.isoformat(),
+                "reason": reason.strip(),
+                "pods_retried": revived,
+            },
+        )
+        request_refresh(request=request)
+        if request.status in (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION):
+            _enqueue_waiting(request)
+    return request
+
+
+def requests_due_to_start(now: datetime | None = None) -> list[int]:
+    """Scheduled requests whose time has come, and running ones whose start did not finish (a lost task)."""
+    now = now or timezone.now()
+    stalled = now - timedelta(seconds=30)
+    due = EvictionRequest.objects.filter(
+        Q(status=RequestStatus.SCHEDULED, not_before__isnull=True)
+        | Q(status=RequestStatus.SCHEDULED, not_before__lte=now)
+        | Q(status=RequestStatus.RUNNING, pods_created_at__isnull=True, started_at__lt=stalled)
+    )
+    return list(due.values_list("pk", flat=True)[:500])
