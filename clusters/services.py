@@ -236,3 +236,36 @@ def clusters_due_for_check() -> list[int]:
     cutoff = timezone.now() - timedelta(seconds=settings.CLUSTER_CHECK_INTERVAL_SECONDS)
     due = Cluster.objects.filter(Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=cutoff))
     return list(due.values_list("pk", flat=True))
+
+
+def cluster_pause(*, actor: Actor, cluster: Cluster, reason: str) -> Cluster:
+    """Halt all automation on the cluster: no new attempt starts; calls already in flight finish."""
+    _authorize(actor, "evictions.intervene_evictionrequest")
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500:
+        raise ValidationError({"reason": ["Give a reason (at most 500 characters); it is shown and audited."]})
+    with transaction.atomic():
+        locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        locked.paused, locked.paused_reason = True, reason
+        locked.save(update_fields=["paused", "paused_reason", "updated_at"])
+        audit_record(actor=actor, action="cluster.pause", target=locked, cluster=locked, details={"reason": reason})
+    return locked
+
+
+def cluster_resume(*, actor: Actor, cluster: Cluster, reason: str = "") -> Cluster:
+    """Let automation continue; waiting pods are retried by the next tick (or at once by the caller)."""
+    _authorize(actor, "evictions.intervene_evictionrequest")
+    with transaction.atomic():
+        locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        if not locked.paused:
+            return locked
+        locked.paused, locked.paused_reason = False, ""
+        locked.save(update_fields=["paused", "paused_reason", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="cluster.resume",
+            target=locked,
+            cluster=locked,
+            details={"reason": (reason or "").strip()},
+        )
+    return locked
