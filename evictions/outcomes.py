@@ -73,6 +73,7 @@ def decide(
     attempt: int,
     transient_failures: int = 0,
     deadline_passed: bool = False,
+    namespace: str = "",
     rng: random.Random | None = None,
 ) -> Outcome:
     """The next state after `attempt` (1-based) got `answer`. transient_failures counts earlier ones in a row."""
@@ -100,11 +101,14 @@ def decide(
         if budget is not None:
             if deadline_passed:
                 return Outcome(
-                    Next.NEEDS_INTERVENTION, f"Still blocked at the deadline: {budget.words()}.", budget=budget
+                    Next.NEEDS_INTERVENTION, f"Still blocked at the deadline: {budget.words(namespace)}.", budget=budget
                 )
             wait = backoff(attempt, base=PDB_BACKOFF_BASE, cap=PDB_BACKOFF_CAP, rng=rng)
             return Outcome(
-                Next.BLOCKED, f"Blocked by a disruption budget: {budget.words()}.", retry_in=wait, budget=budget
+                Next.BLOCKED,
+                f"Blocked by a disruption budget: {budget.words(namespace)}.",
+                retry_in=wait,
+                budget=budget,
             )
         wait = (
             answer.retry_after

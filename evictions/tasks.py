@@ -20,7 +20,8 @@ from evictions.services import requests as request_services
 from evictions.services.common import endpoint
 
 FOLLOW_SECONDS = 45  # one follower/watcher task runs this long, then the tick starts another if still needed
-WATCH_TIMEOUT_SECONDS = 10
+WATCH_TIMEOUT_SECONDS = 5
+LEASE_SECONDS = 15  # renewed every round; a worker that dies frees the request for another within this
 
 
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
@@ -33,21 +34,27 @@ def attempt_pod(pod_id: int) -> None:
     pod_services.pod_attempt(pod_id=pod_id)
 
 
-def _lease(request_id: int, field: str, seconds: float) -> bool:
+def _lease(request_id: int, field: str) -> bool:
     """Compare-and-swap a lease on the request: one follower and one watcher per request at a time."""
     now = timezone.now()
     free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
-    return bool(EvictionRequest.objects.filter(free, pk=request_id).update(**{field: now + timedelta(seconds=seconds)}))
+    until = now + timedelta(seconds=LEASE_SECONDS)
+    return bool(EvictionRequest.objects.filter(free, pk=request_id).update(**{field: until}))
+
+
+def _renew(request_id: int, field: str) -> None:
+    EvictionRequest.objects.filter(pk=request_id).update(**{field: timezone.now() + timedelta(seconds=LEASE_SECONDS)})
 
 
 @shared_task(ignore_result=True, soft_time_limit=FOLLOW_SECONDS + 10, time_limit=FOLLOW_SECONDS + 20)
 def follow_request(request_id: int) -> None:
     """Watch this request's terminating pods disappear, with one list per namespace per round."""
-    if not _lease(request_id, "follower_until", FOLLOW_SECONDS + 15):
+    if not _lease(request_id, "follower_until"):
         return
     try:
         ends = time.monotonic() + FOLLOW_SECONDS
         while time.monotonic() < ends:
+            _renew(request_id, "follower_until")
             if pod_services.pods_terminated(request_id=request_id) == 0:
                 return
             time.sleep(pod_services.next_wait_for_termination(request_id))
@@ -58,7 +65,7 @@ def follow_request(request_id: int) -> None:
 @shared_task(ignore_result=True, soft_time_limit=FOLLOW_SECONDS + 10, time_limit=FOLLOW_SECONDS + 20)
 def watch_budgets(request_id: int) -> None:
     """Watch the budgets blocking this request's pods; the moment one allows a disruption, retry its pods."""
-    if not _lease(request_id, "watcher_until", FOLLOW_SECONDS + 15):
+    if not _lease(request_id, "watcher_until"):
         return
     try:
         request = EvictionRequest.objects.select_related("cluster").get(pk=request_id)
@@ -67,6 +74,7 @@ def watch_budgets(request_id: int) -> None:
         ends = time.monotonic() + FOLLOW_SECONDS
         version = ""
         while time.monotonic() < ends:
+            _renew(request_id, "watcher_until")
             blocked = dict(
                 PodEviction.objects.filter(request_id=request_id, status=PodStatus.BLOCKED).values_list(
                     "pk", "blocking_pdb"

@@ -27,7 +27,7 @@ from evictions.outcomes import Next, Outcome, decide
 from evictions.services.common import WORKER, after_commit, authorize, endpoint
 from evictions.services.requests import _require_reason, request_refresh
 
-CLAIM_SECONDS = 120  # a worker that dies mid-attempt loses its claim after this; the tick then retries
+CLAIM_SECONDS = 45  # a worker that dies mid-attempt loses its claim after this (> rate-limit wait + one call)
 _RUNS = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
 
 
@@ -65,7 +65,11 @@ def pod_attempt(*, pod_id: int) -> Outcome | None:
     )
     deadline_passed = request.deadline_at is not None and timezone.now() >= request.deadline_at
     outcome = decide(
-        answer, attempt=pod.attempts + 1, transient_failures=pod.transient_failures, deadline_passed=deadline_passed
+        answer,
+        attempt=pod.attempts + 1,
+        transient_failures=pod.transient_failures,
+        deadline_passed=deadline_passed,
+        namespace=pod.namespace,
     )
     if outcome.next is Next.NEEDS_INTERVENTION and outcome.budget is not None:
         outcome = _explain_block(cluster, pod, outcome)

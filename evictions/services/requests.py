@@ -246,10 +246,17 @@ def request_start(*, request_id: int) -> None:
         try:
             kube.set_unschedulable(endpoint(cluster), request.node, True)
             plan = make_plan(data, dry_run_evictions=False).to_json()
-        except (kube.KubeError, ValidationError) as error:
-            # Left RUNNING without pods: the tick tries the start again. The reason is shown meanwhile.
-            text = error.message if isinstance(error, kube.KubeError) else "; ".join(error.messages)
-            EvictionRequest.objects.filter(pk=request.pk).update(status_reason=f"Could not start yet: {text}"[:2000])
+        except kube.KubeError as error:
+            if error.kind in (kube.ErrorKind.UNAUTHORIZED, kube.ErrorKind.FORBIDDEN):
+                with transaction.atomic():  # credentials or RBAC: retrying cannot help
+                    _finish(
+                        _locked(request.pk), RequestStatus.FAILED, f"Could not cordon {request.node}: {error.message}"
+                    )
+                return
+            _not_started_yet(request, error.message)
+            return
+        except ValidationError as error:
+            _not_started_yet(request, "; ".join(error.messages))
             return
     else:
         # Named pods are the ones approved, by UID: one gone since then answers 404/409 and counts as evicted.
@@ -280,6 +287,11 @@ def request_start(*, request_id: int) -> None:
         if any(r.status == PodStatus.TERMINATING for r in rows):
             after_commit(follow_request, request.pk)
         request_refresh(request=request)
+
+
+def _not_started_yet(request: EvictionRequest, text: str) -> None:
+    # Left RUNNING without pods: the tick tries the start again. The reason is shown meanwhile.
+    EvictionRequest.objects.filter(pk=request.pk).update(status_reason=f"Could not start yet: {text}"[:2000])
 
 
 _ROW_STATUS = {str(Disposition.EVICT): PodStatus.PENDING, str(Disposition.WAIT): PodStatus.TERMINATING}

@@ -3,6 +3,8 @@ in CI), and kubesim over HTTPS."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from audit.selectors import audit_chain_verify
@@ -107,3 +109,154 @@ def pod_target(namespace: str, name: str):
     from evictions.planning import PodTarget
 
     return PodTarget(namespace=namespace, name=name)
+
+
+def run_ticks_until(predicate, *, timeout: float, message: str, every: float = 1.0) -> None:
+    """Beat is not running in tests: run the tick (it only enqueues work for the worker) until done."""
+    import time
+
+    from evictions.tasks import tick
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        tick()
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def test_worker_killed_mid_drain_is_recovered_without_double_evictions(rita, cluster, sim):
+    import os
+    import signal
+
+    original = {p["name"]: p["uid"] for p in sim.state()["pods"] if p["node"] == "node-2"}
+    with celery_worker() as worker:
+        request = request_create(
+            actor=rita,
+            data=RequestInput(cluster=cluster, kind="drain", reason="kill test", node="node-2", options=ALL_OPTIONS),
+        )
+
+        def some_done_some_waiting() -> bool:
+            statuses = set(PodEviction.objects.filter(request=request).values_list("status", flat=True))
+            return PodStatus.EVICTED in statuses and bool(statuses & {PodStatus.BLOCKED, PodStatus.TERMINATING})
+
+        wait_until(some_done_some_waiting, timeout=60, interval=0.05, message="a drain half-way")
+        os.killpg(worker.pid, signal.SIGKILL)
+    with celery_worker():
+        run_ticks_until(lambda: finished(request.pk), timeout=120, message="the drain to finish after the kill")
+    assert request_status(request.pk) == RequestStatus.SUCCEEDED
+    rows = list(PodEviction.objects.filter(request=request))
+    assert len({(r.namespace, r.name) for r in rows}) == len(rows)  # one row per pod
+    evicted_uids = {r.uid for r in rows if r.status == PodStatus.EVICTED}
+    # Every eviction and delete the cluster accepted was for one of the node's original pods, each at most once.
+    accepted = [
+        e
+        for e in sim.request_log()
+        if e["method"] in {"POST", "DELETE"}
+        and "/pods/" in e["path"]
+        and e["status"] in (200, 201)
+        and "dryRun" not in str(e.get("query", ""))
+    ]
+    names = [e["path"].split("/pods/")[1].split("/")[0] for e in accepted]
+    assert set(names) <= set(original), set(names) - set(original)
+    assert evicted_uids <= set(original.values())
+    # The StatefulSet pod recreated under the same name on another node was never evicted.
+    survivors = [p for p in sim.state()["pods"] if p["name"].startswith("postgres-") and not p["terminating"]]
+    assert len(survivors) == 3
+
+
+def test_no_attempt_precedes_its_retry_after_under_throttling(rita, cluster, sim):
+    sim.inject_fault("throttle", count=4, path=r"/eviction$", retry_after=2)
+    targets = (pod_target("default", "toolbox"),)
+    with celery_worker():
+        request = request_create(
+            actor=rita, data=RequestInput(cluster=cluster, kind="pods", reason="throttle test", targets=targets)
+        )
+        wait_until(lambda: finished(request.pk), timeout=60, message="the request to finish")
+    attempts = list(EvictionAttempt.objects.filter(pod__request=request).order_by("at"))
+    throttled = [a for a in attempts if a.http_status == 429]
+    assert len(throttled) >= 2 and attempts[-1].http_status == 201
+    for before, after in itertools.pairwise(attempts):
+        if before.http_status == 429 and before.retry_after:
+            assert (after.at - before.at).total_seconds() >= before.retry_after, (before.at, after.at)
+    pod = PodEviction.objects.get(request=request)
+    assert pod.status == PodStatus.EVICTED and not pod.blocking_pdb  # throttling is not shown as a PDB block
+
+
+def test_unauthorized_marks_the_cluster_and_fails_pods_without_retry_storms(rita, cluster, sim):
+    targets = (pod_target("batch", "adhoc-debug"), pod_target("default", "toolbox"))
+    request = request_create(
+        actor=rita, data=RequestInput(cluster=cluster, kind="pods", reason="401 test", targets=targets)
+    )
+    sim.rotate_token()  # the credentials Drainboard holds no longer work
+    sim.clear_request_log()
+    with celery_worker():
+        run_ticks_until(lambda: finished(request.pk), timeout=60, message="the request to fail")
+    assert request_status(request.pk) == RequestStatus.FAILED
+    cluster.refresh_from_db()
+    assert cluster.reachable is False and "Unauthorized" in cluster.last_error
+    pods = list(PodEviction.objects.filter(request=request))
+    assert all(p.status == PodStatus.FAILED for p in pods)
+    evictions = [e for e in sim.request_log() if e["path"].endswith("/eviction")]
+    assert len(evictions) <= len(pods)  # at most one try each: no retry storm
+
+
+def test_pausing_the_cluster_stops_new_attempts_and_resuming_finishes(rita, olga, cluster, sim):
+    import time
+
+    from django.utils import timezone
+
+    with celery_worker():
+        request = request_create(
+            actor=rita,
+            data=RequestInput(cluster=cluster, kind="drain", reason="pause test", node="node-2", options=ALL_OPTIONS),
+        )
+        wait_until(
+            lambda: PodEviction.objects.filter(request=request, status=PodStatus.BLOCKED).exists(),
+            timeout=60,
+            interval=0.05,
+            message="a blocked pod",
+        )
+        cluster_services.cluster_pause(actor=olga, cluster=cluster, reason="investigating the web PDB")
+        paused_at = timezone.now()
+        time.sleep(4)  # longer than the replacement takes to become Ready and than one tick in tests
+        late = EvictionAttempt.objects.filter(pod__request=request, at__gt=paused_at).count()
+        assert late == 0, "an attempt started after the cluster was paused"
+        assert request_status(request.pk) == RequestStatus.RUNNING
+        cluster_services.cluster_resume(actor=olga, cluster=cluster, reason="budget is fine")
+        run_ticks_until(lambda: finished(request.pk), timeout=60, message="the drain to finish after resuming")
+    assert request_status(request.pk) == RequestStatus.SUCCEEDED
+
+
+def test_stuck_workload_needs_intervention_at_its_deadline_with_the_unready_pods_named(rita, cluster, sim):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    checkout = sorted(p["name"] for p in sim.state()["pods"] if p["namespace"] == "payments")
+    targets = tuple(pod_target("payments", name) for name in checkout)
+    with celery_worker():
+        request = request_create(
+            actor=rita, data=RequestInput(cluster=cluster, kind="pods", reason="stuck test", targets=targets)
+        )
+        wait_until(
+            lambda: PodEviction.objects.filter(request=request, status=PodStatus.BLOCKED).exists(),
+            timeout=30,
+            interval=0.05,
+            message="the second checkout pod to block",
+        )
+        # The deadline (minutes in real use) passes now.
+        EvictionRequest.objects.filter(pk=request.pk).update(deadline_at=timezone.now() - timedelta(seconds=1))
+        run_ticks_until(
+            lambda: (
+                request_status(request.pk) == RequestStatus.NEEDS_INTERVENTION
+                and "Not Ready behind it"
+                in PodEviction.objects.get(request=request, status=PodStatus.NEEDS_INTERVENTION).note
+            ),
+            timeout=30,
+            message="needs intervention with the reason",
+        )
+    stuck = PodEviction.objects.get(request=request, status=PodStatus.NEEDS_INTERVENTION)
+    assert "payments/checkout-pdb" in stuck.note and "at the deadline" in stuck.note
+    assert "not Ready" in stuck.note and "checkout-" in stuck.note.split("Not Ready behind it:")[1]
