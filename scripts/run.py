@@ -69,6 +69,8 @@ def start_demo_cluster() -> None:
 
 
 def main() -> int:
+    # Ctrl-C must stop everything even when started from a shell that ignores SIGINT in background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         manage("migrate", "--no-input")
