@@ -35,10 +35,7 @@ def start(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
 def stop_all() -> None:
     for _, process in children:
         if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            process.terminate()  # the leader shuts down its own children (Celery's warm shutdown)
     deadline = time.monotonic() + 10
     for name, process in children:
         try:
