@@ -187,3 +187,20 @@ def slow_route(seconds: float, then: Route) -> Route:
         return then(handler)
 
     return handle
+
+
+def kubeconfig_for(server: TLSServer, user: dict, context: str = "test") -> str:
+    """A kubeconfig (YAML) whose one context points at the server with its CA and the given user entry."""
+    import base64
+
+    import yaml
+
+    ca_data = base64.b64encode(server.ca_pem.encode()).decode()
+    return yaml.safe_dump(
+        {
+            "clusters": [{"name": "c", "cluster": {"server": server.url, "certificate-authority-data": ca_data}}],
+            "users": [{"name": "u", "user": user}],
+            "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
+            "current-context": context,
+        }
+    )

@@ -6,32 +6,16 @@ import base64
 import logging
 
 import pytest
-import yaml
 from django.core.management import call_command
 from django.db import connection
 
-from tests.tlsserver import TLSServer, json_route, key_pem, kubernetes_routes, make_ca, make_leaf, pem
+from tests.tlsserver import TLSServer, json_route, key_pem, kubeconfig_for, kubernetes_routes, make_ca, make_leaf, pem
 
 TOKEN = "SuperSecretToken-4f1c9a7e"
 
 
 def _kubeconfig(server: TLSServer, user: dict, context: str) -> str:
-    return yaml.safe_dump(
-        {
-            "clusters": [
-                {
-                    "name": "c",
-                    "cluster": {
-                        "server": server.url,
-                        "certificate-authority-data": base64.b64encode(server.ca_pem.encode()).decode(),
-                    },
-                }
-            ],
-            "users": [{"name": "u", "user": user}],
-            "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
-            "current-context": context,
-        }
-    )
+    return kubeconfig_for(server, user, context)
 
 
 def _all_database_text() -> str:

@@ -10,7 +10,7 @@ from audit.selectors import audit_chain_verify
 from audit.services import System
 from clusters import services
 from clusters.models import Cluster
-from tests.tlsserver import TLSServer, kubernetes_routes
+from tests.tlsserver import TLSServer, kubeconfig_for, kubernetes_routes
 
 TOKEN = "tok-123.abc"
 
@@ -134,26 +134,7 @@ def test_delete_is_audited_and_keeps_history(alice, server):
 
 
 def test_kubeconfig_context_name_becomes_the_default_name(alice, server):
-    import base64
-
-    import yaml
-
-    text = yaml.safe_dump(
-        {
-            "clusters": [
-                {
-                    "name": "c",
-                    "cluster": {
-                        "server": server.url,
-                        "certificate-authority-data": base64.b64encode(server.ca_pem.encode()).decode(),
-                    },
-                }
-            ],
-            "users": [{"name": "u", "user": {"token": TOKEN}}],
-            "contexts": [{"name": "Staging_EU", "context": {"cluster": "c", "user": "u"}}],
-            "current-context": "Staging_EU",
-        }
-    )
+    text = kubeconfig_for(server, {"token": TOKEN}, "Staging_EU")
     cluster = services.cluster_create(actor=alice, name="", connection=services.connection_from_input(kubeconfig=text))
     assert cluster.name == "staging-eu"
     assert services.cluster_check(actor=alice, cluster=cluster).reachable

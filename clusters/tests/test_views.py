@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 import yaml
 from django.urls import reverse
@@ -11,7 +9,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from clusters.models import Cluster
 from tests.factories import ClusterFactory
-from tests.tlsserver import TLSServer, kubernetes_routes
+from tests.tlsserver import TLSServer, kubeconfig_for, kubernetes_routes
 
 TOKEN = "view-token-42"
 
@@ -46,22 +44,7 @@ def test_admin_adds_a_cluster_by_url_and_token_and_sees_it_reachable(admin_clien
 def test_admin_adds_a_cluster_from_an_uploaded_kubeconfig(admin_client, server):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    text = yaml.safe_dump(
-        {
-            "clusters": [
-                {
-                    "name": "c",
-                    "cluster": {
-                        "server": server.url,
-                        "certificate-authority-data": base64.b64encode(server.ca_pem.encode()).decode(),
-                    },
-                }
-            ],
-            "users": [{"name": "u", "user": {"token": TOKEN}}],
-            "contexts": [{"name": "edge", "context": {"cluster": "c", "user": "u"}}],
-            "current-context": "edge",
-        }
-    )
+    text = kubeconfig_for(server, {"token": TOKEN}, "edge")
     upload = SimpleUploadedFile("config", text.encode())
     response = admin_client.post(
         reverse("cluster-add"), {"source": "kubeconfig", "kubeconfig_file": upload, "qps_limit": 5}, follow=True

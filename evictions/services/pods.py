@@ -112,6 +112,26 @@ def blocking_unready_pods(cluster: Cluster, namespace: str, pdb_name: str) -> li
     return found
 
 
+def _log_attempt(
+    pod: PodEviction, kind: str, answer: Answer, at: datetime, *, budget: str = "", outcome: str = "", actor: str = ""
+) -> EvictionAttempt:
+    """Every call made, with what the cluster answered: the record an auditor reads afterwards."""
+    return EvictionAttempt.objects.create(
+        pod=pod,
+        kind=kind,
+        at=at,
+        duration_ms=answer.duration_ms,
+        http_status=answer.status,
+        reason=answer.reason,
+        message=answer.message[:2000],
+        budget=budget,
+        retry_after=answer.retry_after,
+        transport_error=answer.transport_error,
+        outcome=outcome,
+        actor=actor,
+    )
+
+
 def _record(*, pod_id: int, answer: Answer, outcome: Outcome, at: datetime) -> None:
     from evictions.tasks import attempt_pod, follow_request, watch_budgets
 
@@ -119,17 +139,12 @@ def _record(*, pod_id: int, answer: Answer, outcome: Outcome, at: datetime) -> N
         pod = PodEviction.objects.select_for_update().select_related("request__cluster").get(pk=pod_id)
         request = EvictionRequest.objects.select_for_update().get(pk=pod.request_id)
         now = timezone.now()
-        EvictionAttempt.objects.create(
-            pod=pod,
-            kind=AttemptKind.EVICT,
-            at=at,
-            duration_ms=answer.duration_ms,
-            http_status=answer.status,
-            reason=answer.reason,
-            message=answer.message[:2000],
+        _log_attempt(
+            pod,
+            AttemptKind.EVICT,
+            answer,
+            at,
             budget=outcome.budget.words(pod.namespace) if outcome.budget else "",
-            retry_after=answer.retry_after,
-            transport_error=answer.transport_error,
             outcome=str(outcome.next),
         )
         was = pod.status
@@ -339,18 +354,7 @@ def pod_force_delete(
     return_error = ""
     with transaction.atomic():
         pod = _locked_pod(pod_id)
-        EvictionAttempt.objects.create(
-            pod=pod,
-            kind=AttemptKind.DELETE,
-            at=started,
-            duration_ms=answer.duration_ms,
-            http_status=answer.status,
-            reason=answer.reason,
-            message=answer.message[:2000],
-            transport_error=answer.transport_error,
-            actor=str(actor),
-            outcome="",
-        )
+        _log_attempt(pod, AttemptKind.DELETE, answer, started, actor=str(actor))
         details = {
             "pod": pod.key,
             "uid": pod.uid,
