@@ -253,7 +253,7 @@ def cluster_pause(*, actor: Actor, cluster: Cluster, reason: str) -> Cluster:
 
 
 def cluster_resume(*, actor: Actor, cluster: Cluster, reason: str = "") -> Cluster:
-    """Let automation continue; waiting pods are retried by the next tick (or at once by the caller)."""
+    """Let automation continue: the pods that were waiting are tried again at once."""
     _authorize(actor, "evictions.intervene_evictionrequest")
     with transaction.atomic():
         locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
@@ -268,4 +268,8 @@ def cluster_resume(*, actor: Actor, cluster: Cluster, reason: str = "") -> Clust
             cluster=locked,
             details={"reason": (reason or "").strip()},
         )
+        # Waiting pods try again now rather than at the next tick.
+        from evictions.services.pods import enqueue_waiting_on_cluster
+
+        enqueue_waiting_on_cluster(locked.pk)
     return locked

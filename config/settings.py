@@ -226,6 +226,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStatusEnum": "evictions.models.RequestStatus",
+        "PodStatusEnum": "evictions.models.PodStatus",
+        "RequestKindEnum": "evictions.models.RequestKind",
+        "AttemptKindEnum": "evictions.models.AttemptKind",
+    },
 }
 
 # Celery. REDIS_URL selects Redis; without it, a file-system broker under var/ needs nothing installed.

@@ -394,6 +394,18 @@ def pod_force_delete(
     return pod
 
 
+def enqueue_waiting_on_cluster(cluster_id: int) -> None:
+    """After a cluster is resumed: every waiting pod of its running requests is due now (enqueued after commit)."""
+    from evictions.tasks import attempt_pod
+
+    waiting = PodEviction.objects.filter(
+        request__cluster_id=cluster_id, request__status__in=_RUNS, status__in=POD_WAITING_TO_TRY
+    )
+    waiting.update(next_attempt_at=timezone.now())
+    for pod_id in waiting.values_list("pk", flat=True):
+        after_commit(attempt_pod, pod_id)
+
+
 def pods_due(now: datetime | None = None) -> list[int]:
     """Pods whose next attempt is past due with nobody working on them: lost messages, expired claims."""
     now = now or timezone.now()
