@@ -167,6 +167,8 @@ def _why_blocked(req: EvictionRequest, rows: list[dict[str, Any]]) -> list[dict[
                 "next_in": min(waits) if waits else None,
                 "pods": [row["pod"] for row in behind],
                 "numbers": explanation.numbers,
+                # With every selected pod Ready, only the budget's own arithmetic can still say no.
+                "allows_none": explanation.numbers.startswith("allows 0 "),
                 "unready": explanation.unready,
                 "error": explanation.error,
             }

@@ -345,7 +345,7 @@ def test_live_partial_refreshes_while_active_and_stops_when_finished(viewer_clie
     assert "Succeeded" in html
 
 
-def test_detail_explains_a_block_from_the_cluster(viewer_client, alice, cluster):
+def test_detail_explains_a_block_from_the_cluster(viewer_client, alice, cluster, fresh_sim):
     request = make_request(cluster, alice)
     make_pod(
         request,
@@ -362,6 +362,15 @@ def test_detail_explains_a_block_from_the_cluster(viewer_client, alice, cluster)
     assert "Why is it blocked?" in html
     assert "needs 2 healthy pods and has 1 — blocked for 2m, next retry in" in html
     assert "allows 1 disruption(s): healthy 3, desired 2, expected 3" in html
+    assert "the next retry should go through" in html
+
+    # One of the budget's pods turns unready: the panel names it, with its node.
+    web = min((p for p in fresh_sim.state()["pods"] if p["namespace"] == "shop"), key=lambda p: p["name"])
+    fresh_sim.set_pod("shop", web["name"], ready=False)
+    fresh_sim.reconcile()
+    html = viewer_client.get(reverse("request-detail", args=[request.pk])).content.decode()
+    assert "Not Ready behind it:" in html
+    assert f"{web['name']} on {web['node']}: Running, not Ready" in html
 
 
 def test_why_blocked_says_when_the_cluster_cannot_be_read(viewer_client, alice, unreachable):
