@@ -583,3 +583,16 @@ def test_requesters_see_only_what_they_may_do(rita, alice):
     assert "Retry now" not in html and "Step in" not in html
     approver = UserFactory(username="adam2", roles=["approver"])
     assert signed_in(approver).get(reverse("request-detail", args=[request.pk])).status_code == 200
+
+
+def test_cluster_pause_include_for_the_cluster_page(rf, olga, vera):
+    from django.template.loader import render_to_string
+
+    cluster = ClusterFactory(name="prod")
+    request = rf.get(f"/clusters/{cluster.pk}/")
+    request.user = olga
+    html = render_to_string("evictions/_cluster_pause.html", {"cluster": cluster}, request=request)
+    assert reverse("cluster-pause", args=[cluster.pk]) in html
+    assert f'name="next" value="/clusters/{cluster.pk}/"' in html
+    request.user = vera
+    assert render_to_string("evictions/_cluster_pause.html", {"cluster": cluster}, request=request).strip() == ""
