@@ -78,3 +78,13 @@ def viewer_api(vera):
     client = APIClient()
     client.force_authenticate(vera)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Row ids repeat from test to test; a value cached by one test must not answer the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

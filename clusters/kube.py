@@ -443,6 +443,11 @@ def get_node(endpoint: Endpoint, name: str) -> Node | None:
     return Node.parse(answer.json())
 
 
+def list_nodes(endpoint: Endpoint) -> list[Node]:
+    items, _ = _list_items(endpoint, "/api/v1/nodes")
+    return [Node.parse(item) for item in items]
+
+
 def set_unschedulable(endpoint: Endpoint, name: str, unschedulable: bool) -> Node:
     """Cordon or uncordon a node, as `kubectl cordon` does (a patch of spec.unschedulable)."""
     answer = call(

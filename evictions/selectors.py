@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -96,14 +97,28 @@ class BlockExplanation:
     numbers: str
     unready: tuple[str, ...]
     error: str = ""
+    disruptions_allowed: int | None = None
+
+
+EXPLANATION_CACHE_SECONDS = 3
 
 
 def explain_blocks(request: EvictionRequest) -> dict[str, BlockExplanation]:
-    """For each budget blocking a pod of this request, read the cluster now (one PDB list and one pod list per
-    namespace). A cluster that cannot be read gives the reason instead; the page still renders."""
+    """For each budget blocking a pod of this request, read the cluster (one PDB list and one pod list per
+    namespace), at most every few seconds however many people watch the page. A cluster that cannot be read
+    gives the reason instead; the page still renders."""
     blocking = sorted({p.blocking_pdb for p in request.pods.all() if p.blocking_pdb and p.status not in POD_FINISHED})
     if not blocking:
         return {}
+    key = f"drainboard:explain:{request.pk}:{','.join(blocking)}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = _read_explanations(request, blocking)
+        cache.set(key, cached, EXPLANATION_CACHE_SECONDS)
+    return cached
+
+
+def _read_explanations(request: EvictionRequest, blocking: list[str]) -> dict[str, BlockExplanation]:
     cluster: Cluster = request.cluster
     endpoint = kube.Endpoint.for_cluster(cluster)
     result: dict[str, BlockExplanation] = {}
@@ -139,7 +154,7 @@ def explain_blocks(request: EvictionRequest) -> dict[str, BlockExplanation]:
                 f"allows {pdb.disruptions_allowed} disruption(s): healthy {pdb.current_healthy}, "
                 f"desired {pdb.desired_healthy}, expected {pdb.expected_pods}"
             )
-            result[key] = BlockExplanation(key, numbers, tuple(unready))
+            result[key] = BlockExplanation(key, numbers, tuple(unready), disruptions_allowed=pdb.disruptions_allowed)
     return result
 
 

@@ -108,17 +108,15 @@ def _cluster_from_query(request: HttpRequest) -> Cluster | None:
 @require_GET
 @permission_required(ADD, raise_exception=True)
 def request_nodes(request: HttpRequest) -> HttpResponse:
-    """The cluster's nodes for the node picker, read live (the nodes its pods run on)."""
+    """The cluster's nodes for the node picker, read live."""
     cluster = _cluster_from_query(request)
     nodes: list[str] = []
     error = ""
     if cluster is not None:
         try:
-            pods = kube.list_pods(kube.Endpoint.for_cluster(cluster))
+            nodes = sorted(node.name for node in kube.list_nodes(kube.Endpoint.for_cluster(cluster)))
         except kube.KubeError as failure:
             error = f"Could not read the nodes of {cluster.name}: {failure.message}"
-        else:
-            nodes = sorted({pod.node for pod in pods if pod.node})
     return render(request, "evictions/_node_options.html", {"cluster": cluster, "nodes": nodes, "error": error})
 
 
@@ -168,7 +166,7 @@ def _why_blocked(req: EvictionRequest, rows: list[dict[str, Any]]) -> list[dict[
                 "pods": [row["pod"] for row in behind],
                 "numbers": explanation.numbers,
                 # With every selected pod Ready, only the budget's own arithmetic can still say no.
-                "allows_none": explanation.numbers.startswith("allows 0 "),
+                "allows_none": explanation.disruptions_allowed == 0,
                 "unready": explanation.unready,
                 "error": explanation.error,
             }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -368,6 +369,7 @@ def test_detail_explains_a_block_from_the_cluster(viewer_client, alice, cluster,
     web = min((p for p in fresh_sim.state()["pods"] if p["namespace"] == "shop"), key=lambda p: p["name"])
     fresh_sim.set_pod("shop", web["name"], ready=False)
     fresh_sim.reconcile()
+    cache.clear()  # the page re-reads the cluster at most every EXPLANATION_CACHE_SECONDS; skip that wait
     html = viewer_client.get(reverse("request-detail", args=[request.pk])).content.decode()
     assert "Not Ready behind it:" in html
     assert f"{web['name']} on {web['node']}: Running, not Ready" in html
