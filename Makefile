@@ -27,6 +27,10 @@ lint: $(STAMP)
 	DEBUG=true DRAINBOARD_VAR_DIR=var/lint $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=true DRAINBOARD_VAR_DIR=var/lint $(BIN)/python manage.py check
 
+## make screenshots: render the main pages into docs/screenshots/ (needs /usr/bin/chromium)
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py
+
 fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
