@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import os
 import platform
@@ -147,6 +148,27 @@ def count_calls(entries: list[dict[str, Any]]) -> dict[str, int]:
     }
 
 
+def timeline(entries: list[dict[str, Any]], start: float) -> dict[str, Any]:
+    """When the evictions were accepted, seconds from `start`: each workload's first 201, the median gap between
+    consecutive 201s of one workload (= time to a Ready replacement + the tool's reaction), the last 201."""
+    accepted: dict[str, list[float]] = {}
+    for e in entries:
+        if classify_call(e) == "eviction" and e["status"] == 201:
+            namespace, pod = e["path"].split("/namespaces/", 1)[1].split("/pods/", 1)
+            workload = f"{namespace}/{pod.split('/')[0].rsplit('-', 1)[0]}"
+            accepted.setdefault(workload, []).append(e["t"] - start)
+    if not accepted:
+        return {}
+    gaps = [b - a for times in accepted.values() for a, b in itertools.pairwise(times)]
+    return {
+        "first_201_per_workload": {k: round(v[0], 3) for k, v in sorted(accepted.items())},
+        "last_first_201": round(max(v[0] for v in accepted.values()), 3),
+        "median_gap_between_201s": round(statistics.median(gaps), 3) if gaps else None,
+        "max_gap_between_201s": round(max(gaps), 3) if gaps else None,
+        "last_201": round(max(t for v in accepted.values() for t in v), 3),
+    }
+
+
 def calls_by(entries: list[dict[str, Any]], agent_prefix: str) -> list[dict[str, Any]]:
     return [e for e in entries if str(e.get("userAgent", "")).startswith(agent_prefix)]
 
@@ -189,6 +211,7 @@ def run_kubectl(scenario: dict[str, Any], args: argparse.Namespace, index: int) 
         sim.write_kubeconfig(kubeconfig)
         cache = tempfile.mkdtemp(prefix="kubectl-cache-", dir=VAR)  # no discovery cache from an earlier run
         sim.clear_request_log()
+        wall_start = time.time()
         started = time.monotonic()
         proc = subprocess.run(
             [
@@ -226,6 +249,7 @@ def run_kubectl(scenario: dict[str, Any], args: argparse.Namespace, index: int) 
             "ok": ok,
             "seconds": round(seconds, 3),
             "calls": calls,
+            "timeline": timeline(calls_by(entries, "kubectl"), wall_start),
             "other_agents_calls": others,
             "returncode": proc.returncode,
             "stderr_tail": proc.stderr[-2000:],
@@ -467,6 +491,7 @@ def run_drainboard(scenario: dict[str, Any], args: argparse.Namespace, index: in
         "attempts_recorded": attempts.count(),
         "attempts_429_recorded": attempts.filter(http_status=429).count(),
         "calls": calls,
+        "timeline": timeline(ours, submitted),
         "other_agents_calls": len(entries) - len(ours),
     }
 
@@ -485,6 +510,11 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "min_seconds": min(seconds),
         "max_seconds": max(seconds),
         "median_calls": {k: statistics.median(r["calls"].get(k, 0) for r in good) for k in keys},
+        "median_timeline": {
+            k: round(statistics.median(r["timeline"][k] for r in good if r.get("timeline", {}).get(k) is not None), 3)
+            for k in ("last_first_201", "median_gap_between_201s", "last_201")
+            if any(r.get("timeline", {}).get(k) is not None for r in good)
+        },
     }
 
 
@@ -535,6 +565,15 @@ def print_table(results: dict[str, Any]) -> None:
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
+    print()
+    for tool in ("kubectl", "drainboard"):
+        t = results.get(tool, {}).get("summary", {}).get("median_timeline")
+        if t:
+            print(
+                f"{'kubectl drain' if tool == 'kubectl' else 'Drainboard'}: every workload's first eviction accepted "
+                f"by {t['last_first_201']:.2f} s; next pod of a workload accepted {t['median_gap_between_201s']:.2f} s "
+                f"after the previous (median); last eviction accepted at {t['last_201']:.2f} s."
+            )
     if "ratio" in results:
         r = results["ratio"]
         print(
