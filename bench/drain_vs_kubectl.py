@@ -374,6 +374,8 @@ def start_celery(args: argparse.Namespace) -> list[Process]:
                     "INFO",  # INFO only so that " ready." can be seen; per-task lines go to the log file
                     "--concurrency",
                     str(args.concurrency),
+                    "-Q",
+                    "celery,watch",
                     "--without-gossip",
                     "--without-mingle",
                     "-n",

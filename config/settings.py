@@ -298,6 +298,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
+# Budget watchers hold a long HTTP watch: they get their own queue (a thread-pool worker) so that they never take
+# the slots that eviction attempts need.
+CELERY_TASK_ROUTES = {"evictions.tasks.watch_budgets": {"queue": "watch"}}
 CELERY_BEAT_SCHEDULE = {
     "tick": {"task": "evictions.tasks.tick", "schedule": float(TICK_SECONDS), "options": {"expires": TICK_SECONDS}},
 }

@@ -12,8 +12,9 @@ from clusters.kubetypes import Answer
 # "The disruption budget web-pdb needs 2 healthy pods and has 1 currently"
 _BUDGET = re.compile(r"disruption budget (?P<name>\S+) needs (?P<needs>\d+) healthy pods? and has (?P<has>\d+)")
 
-PDB_BACKOFF_BASE = 1.0  # seconds; doubles per blocked attempt
-PDB_BACKOFF_CAP = 30.0  # the PDB watch usually retries long before this
+# A blocked pod is retried the moment the budget watch sees room; this backoff is only the fallback when it does not.
+PDB_BACKOFF_BASE = 5.0  # seconds; doubles per blocked attempt (kubectl retries every 5 s)
+PDB_BACKOFF_CAP = 60.0
 TRANSIENT_BACKOFF_BASE = 1.0
 TRANSIENT_BACKOFF_CAP = 60.0
 MAX_TRANSIENT_FAILURES = 8  # consecutive transport errors / 5xx before a person is asked

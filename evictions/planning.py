@@ -88,6 +88,7 @@ class PlannedPod:
             "node": pod.node,
             "phase": pod.phase,
             "ready": pod.ready,
+            "termination_grace_seconds": pod.termination_grace_seconds,
             "disposition": str(self.classification.disposition),
             "reason": self.classification.reason,
             "warning": self.classification.warning,

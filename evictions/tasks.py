@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 
 from celery import shared_task
@@ -19,7 +20,7 @@ from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
 from evictions.services.common import endpoint
 
-FOLLOW_SECONDS = 45  # one follower/watcher task runs this long, then the tick starts another if still needed
+FOLLOW_SECONDS = 45  # one budget watcher runs this long, then the tick starts another if still needed
 WATCH_TIMEOUT_SECONDS = 5
 LEASE_SECONDS = 15  # renewed every round; a worker that dies frees the request for another within this
 
@@ -46,20 +47,23 @@ def _renew(request_id: int, field: str) -> None:
     EvictionRequest.objects.filter(pk=request_id).update(**{field: timezone.now() + timedelta(seconds=LEASE_SECONDS)})
 
 
-@shared_task(ignore_result=True, soft_time_limit=FOLLOW_SECONDS + 10, time_limit=FOLLOW_SECONDS + 20)
-def follow_request(request_id: int) -> None:
-    """Watch this request's terminating pods disappear, with one list per namespace per round."""
-    if not _lease(request_id, "follower_until"):
+@shared_task(ignore_result=True, soft_time_limit=30, time_limit=45)
+def follow_request(request_id: int, round_token: str = "") -> None:
+    """One round of following terminating pods; it re-enqueues itself (a short task never holds a worker slot).
+
+    The first round takes the request's follower lease; later rounds (carrying round_token) renew it, so the tick
+    never starts a second chain while this one is alive, and takes over within LEASE_SECONDS if it dies.
+    """
+    token = round_token or uuid.uuid4().hex
+    if not round_token and not _lease(request_id, "follower_until"):
         return
-    try:
-        ends = time.monotonic() + FOLLOW_SECONDS
-        while time.monotonic() < ends:
-            _renew(request_id, "follower_until")
-            if pod_services.pods_terminated(request_id=request_id) == 0:
-                return
-            time.sleep(pod_services.next_wait_for_termination(request_id))
-    finally:
+    EvictionRequest.objects.filter(pk=request_id).update(
+        follower_until=timezone.now() + timedelta(seconds=LEASE_SECONDS)
+    )
+    if pod_services.pods_terminated(request_id=request_id) == 0:
         EvictionRequest.objects.filter(pk=request_id).update(follower_until=None)
+        return
+    follow_request.apply_async(args=(request_id, token), countdown=pod_services.next_wait_for_termination(request_id))
 
 
 @shared_task(ignore_result=True, soft_time_limit=FOLLOW_SECONDS + 10, time_limit=FOLLOW_SECONDS + 20)
@@ -85,7 +89,7 @@ def watch_budgets(request_id: int) -> None:
             try:
                 if not version:
                     pdbs, version = kube.list_pdbs_at(endpoint(cluster), api_version=api_version)
-                    _retry_freed(request_id, {p.key for p in pdbs if p.disruptions_allowed > 0 and p.processed})
+                    _retry_freed(request_id, {p.key: p.disruptions_allowed for p in pdbs if p.processed})
                 for kind, pdb, new_version in kube.watch_pdbs(
                     endpoint(cluster),
                     resource_version=version,
@@ -96,10 +100,10 @@ def watch_budgets(request_id: int) -> None:
                         version = ""
                         break
                     version = new_version or version
-                    if kind != "DELETED" and pdb.disruptions_allowed > 0 and pdb.processed:
-                        _retry_freed(request_id, {pdb.key})
-                    elif kind == "DELETED":
-                        _retry_freed(request_id, {pdb.key})  # no budget any more: nothing blocks
+                    if kind == "DELETED":
+                        _retry_freed(request_id, {pdb.key: len(blocked)})  # no budget any more: nothing blocks
+                    elif pdb.disruptions_allowed > 0 and pdb.processed:
+                        _retry_freed(request_id, {pdb.key: pdb.disruptions_allowed})
             except kube.KubeError:
                 version = ""
                 time.sleep(1)
@@ -107,19 +111,19 @@ def watch_budgets(request_id: int) -> None:
         EvictionRequest.objects.filter(pk=request_id).update(watcher_until=None)
 
 
-def _retry_freed(request_id: int, freed: set[str]) -> None:
-    """Attempt at once, in this process (no broker round trip), the blocked pods of the freed budgets."""
-    if not freed:
-        return
+def _retry_freed(request_id: int, freed: dict[str, int]) -> None:
+    """Attempt at once, in this process (no broker round trip), as many blocked pods of each freed budget as it
+    allows disruptions — longest blocked first; the others keep waiting for the next change."""
     now = timezone.now()
-    pod_ids = list(
-        PodEviction.objects.filter(request_id=request_id, status=PodStatus.BLOCKED, blocking_pdb__in=freed)
-        .order_by("blocked_since", "pk")
-        .values_list("pk", flat=True)
-    )
-    PodEviction.objects.filter(pk__in=pod_ids).update(next_attempt_at=now)
-    for pod_id in pod_ids:
-        pod_services.pod_attempt(pod_id=pod_id)
+    for key, allowed in freed.items():
+        pod_ids = list(
+            PodEviction.objects.filter(request_id=request_id, status=PodStatus.BLOCKED, blocking_pdb=key)
+            .order_by("blocked_since", "pk")
+            .values_list("pk", flat=True)[: max(0, allowed)]
+        )
+        PodEviction.objects.filter(pk__in=pod_ids).update(next_attempt_at=now)
+        for pod_id in pod_ids:
+            pod_services.pod_attempt(pod_id=pod_id)
 
 
 @shared_task(ignore_result=True, soft_time_limit=30, time_limit=45)

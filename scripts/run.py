@@ -75,7 +75,31 @@ def main() -> int:
         if DEMO:
             start_demo_cluster()
         start("web", [PY, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload"])
-        start("worker", [PY, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "--concurrency", "2"])
+        start(
+            "worker",
+            [PY, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "--concurrency", "2", "-n", "worker@%h"],
+        )
+        start(
+            "watcher",
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-l",
+                "INFO",
+                "-Q",
+                "watch",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "16",
+                "-n",
+                "watcher@%h",
+            ],
+        )
         start(
             "beat", [PY, "-m", "celery", "-A", "config", "beat", "-l", "INFO", "-s", str(VAR / "celerybeat-schedule")]
         )

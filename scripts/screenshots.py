@@ -37,23 +37,52 @@ def main() -> int:
     subprocess.run([py, "manage.py", "ensure_admin"], cwd=ROOT, env=env, check=True, capture_output=True)
     kubeconfig = VAR / "kubeconfig"
     children = [
-        subprocess.Popen([py, "-m", "kubesim", "--scenario", "demo", "--time-scale", "10", "--port", "0",
-                          "--kubeconfig-out", str(kubeconfig)], cwd=ROOT, env=env, start_new_session=True),
+        subprocess.Popen(
+            [
+                py,
+                "-m",
+                "kubesim",
+                "--scenario",
+                "demo",
+                "--time-scale",
+                "10",
+                "--port",
+                "0",
+                "--kubeconfig-out",
+                str(kubeconfig),
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        ),
     ]
     try:
         for _ in range(100):
             if kubeconfig.exists():
                 break
             time.sleep(0.1)
-        subprocess.run([py, "manage.py", "cluster_import", "--kubeconfig", str(kubeconfig), "--name", "demo"],
-                       cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [py, "manage.py", "cluster_import", "--kubeconfig", str(kubeconfig), "--name", "demo"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         for argv in (
             [py, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
             [py, "-m", "celery", "-A", "config", "worker", "-l", "WARNING", "--concurrency", "2"],
             [py, "-m", "celery", "-A", "config", "beat", "-l", "WARNING", "-s", str(VAR / "beat")],
         ):
-            children.append(subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True,
-                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            children.append(
+                subprocess.Popen(
+                    argv,
+                    cwd=ROOT,
+                    env=env,
+                    start_new_session=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         sys.path.insert(0, str(ROOT))
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         import django
@@ -68,12 +97,25 @@ def main() -> int:
         admin = get_user_model().objects.get(username="admin")
         cluster = Cluster.objects.get(name="demo")
         options = DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True, force=True)
-        done = request_create(actor=admin, data=RequestInput(cluster=cluster, kind="drain", reason="kernel 6.8 upgrade",
-                                                             node="node-2", options=options))
-        stuck = request_create(actor=admin, data=RequestInput(cluster=cluster, kind="drain", reason="replace node-3",
-                                                              node="node-3", options=options))
-        request_create(actor=admin, data=RequestInput(cluster=cluster, kind="pods", reason="move prometheus",
-                                                      targets=(PodTarget("monitoring", "prometheus-0"),)))
+        done = request_create(
+            actor=admin,
+            data=RequestInput(
+                cluster=cluster, kind="drain", reason="kernel 6.8 upgrade", node="node-2", options=options
+            ),
+        )
+        stuck = request_create(
+            actor=admin,
+            data=RequestInput(cluster=cluster, kind="drain", reason="replace node-3", node="node-3", options=options),
+        )
+        request_create(
+            actor=admin,
+            data=RequestInput(
+                cluster=cluster,
+                kind="pods",
+                reason="move prometheus",
+                targets=(PodTarget("monitoring", "prometheus-0"),),
+            ),
+        )
         time.sleep(15)
         shoot(port, cluster.pk, done.pk, stuck.pk)
     finally:
@@ -98,7 +140,8 @@ def shoot(port: int, cluster_id: int, done_id: int, stuck_id: int) -> None:
     base = f"http://127.0.0.1:{port}"
     with sync_playwright() as driver:
         browser = driver.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True,
+            executable_path="/usr/bin/chromium",
+            headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"],
         )
         page = browser.new_page(viewport={"width": 1280, "height": 900})

@@ -46,6 +46,8 @@ def celery_worker(*, concurrency: int = 2, extra_env: dict[str, str] | None = No
             "INFO",
             "--concurrency",
             str(concurrency),
+            "-Q",
+            "celery,watch",  # one worker serves both queues in tests; make run and compose give watch its own
             "--without-gossip",
             "--without-mingle",
             "-n",

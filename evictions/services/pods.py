@@ -225,14 +225,17 @@ def _flag_cluster(cluster: Cluster, note: str) -> None:
 
 
 def pods_terminated(*, request_id: int) -> int:
-    """One list per namespace: every terminating pod whose UID is no longer there is evicted. Returns how many
-    are still terminating. (kubectl GETs each pod every second; this costs one call per namespace.)"""
+    """Mark evicted every terminating pod whose UID is gone, and return how many are still terminating.
+
+    A drain costs one list of the node's pods per round, a pods request one list per namespace; kubectl instead
+    GETs every pod every second."""
     request = EvictionRequest.objects.select_related("cluster").get(pk=request_id)
     terminating = list(PodEviction.objects.filter(request=request, status=PodStatus.TERMINATING))
     if not terminating:
         return 0
+    scopes = [""] if request.node else sorted({p.namespace for p in terminating})
     present: set[tuple[str, str]] = set()
-    for namespace in sorted({p.namespace for p in terminating}):
+    for namespace in scopes:
         try:
             pods = kube.list_pods(endpoint(request.cluster), namespace=namespace, node=request.node)
         except kube.KubeError:
@@ -250,7 +253,7 @@ def pods_terminated(*, request_id: int) -> int:
                 pod.save()
                 audit_record(
                     actor=WORKER,
-                    action="pod.evicted",
+                    action=f"pod.{pod.status}",
                     target=pod,
                     cluster=request.cluster,
                     details={"pod": pod.key, "request": request.pk, "seconds": pod.seconds_to_evict},
@@ -260,16 +263,17 @@ def pods_terminated(*, request_id: int) -> int:
 
 
 def next_wait_for_termination(request_id: int) -> float:
-    """Sleep until the earliest pod could be gone (its grace period), between 0.25 and 2 seconds."""
+    """Seconds until the next look: when the first pod's grace period ends, between 0.5 and 5 seconds."""
     now = timezone.now()
     soonest = None
     for pod in PodEviction.objects.filter(request_id=request_id, status=PodStatus.TERMINATING):
-        grace = pod.grace_period_seconds if pod.grace_period_seconds is not None else 0
-        at = (pod.eviction_accepted_at or now) + timedelta(seconds=grace)
+        if pod.grace_period_seconds is None:
+            return 1.0  # the pod's own grace period is unknown: look every second, as kubectl does
+        at = (pod.eviction_accepted_at or now) + timedelta(seconds=pod.grace_period_seconds)
         soonest = at if soonest is None or at < soonest else soonest
     if soonest is None:
         return 1.0
-    return min(2.0, max(0.25, (soonest - now).total_seconds()))
+    return min(5.0, max(0.5, (soonest - now).total_seconds()))
 
 
 # ---- interventions on a pod -------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from evictions.planning import Disposition, DrainOptions, Plan, PodTarget, plan_
 from evictions.services.common import WORKER, after_commit, authorize, endpoint
 
 MAX_TARGETS = 500
+WAITING_FALLBACK_SECONDS = 15  # a pod queued behind its budget is tried by then even if the watch missed it
 MAX_DEADLINE_MINUTES = 7 * 24 * 60
 MAX_GRACE_SECONDS = 24 * 3600
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -217,7 +218,7 @@ def request_is_due(request: EvictionRequest, now: datetime | None = None) -> boo
 
 def request_start(*, request_id: int) -> None:
     """Claim a due request, cordon its node, list its pods again and create one row per pod. Safe to repeat."""
-    from evictions.tasks import attempt_pod, follow_request
+    from evictions.tasks import attempt_pod, follow_request, watch_budgets
 
     now = timezone.now()
     with transaction.atomic():
@@ -286,6 +287,8 @@ def request_start(*, request_id: int) -> None:
             after_commit(attempt_pod, pod_id)
         if any(r.status == PodStatus.TERMINATING for r in rows):
             after_commit(follow_request, request.pk)
+        if any(r.status == PodStatus.BLOCKED for r in rows):
+            after_commit(watch_budgets, request.pk)
         request_refresh(request=request)
 
 
@@ -299,7 +302,10 @@ _ROW_STATUS = {str(Disposition.EVICT): PodStatus.PENDING, str(Disposition.WAIT):
 
 def _pod_row(request: EvictionRequest, planned: dict[str, Any], now: datetime) -> PodEviction:
     status = _ROW_STATUS.get(planned.get("disposition", ""), PodStatus.SKIPPED)
-    return PodEviction(
+    grace = request.grace_period_seconds
+    if grace is None and isinstance(planned.get("termination_grace_seconds"), int):
+        grace = planned["termination_grace_seconds"]
+    row = PodEviction(
         request=request,
         namespace=planned["namespace"],
         name=planned["name"],
@@ -310,8 +316,25 @@ def _pod_row(request: EvictionRequest, planned: dict[str, Any], now: datetime) -
         next_attempt_at=now if status == PodStatus.PENDING else None,
         eviction_accepted_at=now if status == PodStatus.TERMINATING else None,
         finished_at=now if status == PodStatus.SKIPPED else None,
-        grace_period_seconds=request.grace_period_seconds,
+        grace_period_seconds=grace,
     )
+    pdbs = planned.get("pdbs") or []
+    if (
+        status == PodStatus.PENDING
+        and len(pdbs) == 1
+        and planned.get("waits_for_budget")
+        and not planned.get("blocked_now")
+    ):
+        # Earlier pods of this plan use up the budget: wait for the budget watch to say it has room again, instead
+        # of spending a call on a certain 429. (A pod blocked already is tried once: the 429 names the numbers.)
+        # The fallback retry covers a lost watch.
+        row.status = PodStatus.BLOCKED
+        name = str(pdbs[0]["name"])  # the plan names budgets "namespace/name"
+        row.blocking_pdb = name if "/" in name else f"{row.namespace}/{name}"
+        row.blocked_since = now
+        row.next_attempt_at = now + timedelta(seconds=WAITING_FALLBACK_SECONDS)
+        row.note = f"Waiting for its turn: {str(planned.get('words', ''))[:1900]}"
+    return row
 
 
 def _finish(request: EvictionRequest, status: str, reason: str) -> None:

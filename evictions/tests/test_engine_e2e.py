@@ -47,6 +47,14 @@ def finished(request_id: int) -> bool:
 
 
 def test_drain_waits_for_replacements_and_finishes(rita, cluster, sim):
+    # Take the web budget's one allowed disruption first (a web pod on another node), so that the node's web pods
+    # are pushed back (429) until replacements are Ready.
+    from clusters import kube
+
+    endpoint = kube.Endpoint.for_cluster(cluster)
+    elsewhere = next(p for p in kube.list_pods(endpoint, namespace="shop") if p.node != "node-2")
+    evicted = kube.evict(endpoint, namespace="shop", name=elsewhere.name, uid=elsewhere.uid, api_version="policy/v1")
+    assert evicted.status == 201
     with celery_worker():
         request = request_create(
             actor=rita,
@@ -241,10 +249,15 @@ def test_stuck_workload_needs_intervention_at_its_deadline_with_the_unready_pods
             actor=rita, data=RequestInput(cluster=cluster, kind="pods", reason="stuck test", targets=targets)
         )
         wait_until(
-            lambda: PodEviction.objects.filter(request=request, status=PodStatus.BLOCKED).exists(),
+            lambda: (
+                PodEviction.objects.filter(request=request, status=PodStatus.BLOCKED).exists()
+                and PodEviction.objects.filter(
+                    request=request, status__in=[PodStatus.TERMINATING, PodStatus.EVICTED]
+                ).exists()
+            ),
             timeout=30,
             interval=0.05,
-            message="the second checkout pod to block",
+            message="one checkout pod evicted and the other blocked behind the budget",
         )
         # The deadline (minutes in real use) passes now.
         EvictionRequest.objects.filter(pk=request.pk).update(deadline_at=timezone.now() - timedelta(seconds=1))

@@ -40,8 +40,8 @@ MULTI = Answer(
     [
         (Answer(201, "", ""), {}, Next.TERMINATING, "Eviction accepted", None),
         (Answer(200, "", ""), {}, Next.TERMINATING, "Eviction accepted", None),
-        (BLOCKED, {}, Next.BLOCKED, "web-pdb needs 2 healthy pods and has 1", (0.5, 1.0)),
-        (BLOCKED, {"attempt": 4}, Next.BLOCKED, "disruption budget", (4.0, 8.0)),
+        (BLOCKED, {}, Next.BLOCKED, "web-pdb needs 2 healthy pods and has 1", (2.5, 5.0)),
+        (BLOCKED, {"attempt": 3}, Next.BLOCKED, "disruption budget", (10.0, 20.0)),
         (BLOCKED, {"attempt": 30}, Next.BLOCKED, "disruption budget", (PDB_BACKOFF_CAP / 2, PDB_BACKOFF_CAP)),
         (BLOCKED, {"deadline_passed": True}, Next.NEEDS_INTERVENTION, "Still blocked at the deadline: web-pdb", None),
         (STILL, {}, Next.RETRY, "not processed the budget yet; retrying in 10s", (10, 10)),
