@@ -9,11 +9,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from audit.services import System
-from clusters import services as cluster_services
 from clusters.models import Cluster
 from kubesim import Simulator
 from tests.factories import ClusterFactory
+from tests.kubesim_cluster import register_sim
 
 
 @pytest.fixture
@@ -23,10 +22,7 @@ def sim():
 
 
 def register(sim: Simulator, *, name: str = "demo", token: str | None = None) -> Cluster:
-    connection = cluster_services.connection_from_input(api_url=sim.url, ca_pem=sim.ca_pem, token=token or sim.token)
-    created = cluster_services.cluster_create(actor=System("test"), name=name, connection=connection, qps_limit=50)
-    cluster_services.cluster_check(actor=System("test"), cluster=created)
-    created.refresh_from_db()
+    created = register_sim(sim, name=name, token=token)
     return created
 
 

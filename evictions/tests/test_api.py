@@ -11,8 +11,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from audit.services import System
-from clusters import services as cluster_services
 from evictions.models import (
     AttemptKind,
     EvictionAttempt,
@@ -24,6 +22,7 @@ from evictions.models import (
 from evictions.services.requests import MAX_TARGETS, request_start
 from kubesim import Simulator
 from tests.factories import ClusterFactory
+from tests.kubesim_cluster import register_sim
 
 URL = "/api/v1/requests/"
 ALL_OPTIONS = {"ignore_daemonsets": True, "delete_emptydir_data": True, "force": True}
@@ -36,10 +35,7 @@ def sim():
 
 
 def register(sim: Simulator, name: str = "demo"):
-    connection = cluster_services.connection_from_input(api_url=sim.url, ca_pem=sim.ca_pem, token=sim.token)
-    created = cluster_services.cluster_create(actor=System("test"), name=name, connection=connection, qps_limit=50)
-    cluster_services.cluster_check(actor=System("test"), cluster=created)
-    created.refresh_from_db()
+    created = register_sim(sim, name=name)
     assert created.reachable
     return created
 

@@ -8,13 +8,13 @@ import itertools
 import pytest
 
 from audit.selectors import audit_chain_verify
-from audit.services import System
 from clusters import services as cluster_services
 from evictions.models import EvictionAttempt, EvictionRequest, PodEviction, PodStatus, RequestStatus
 from evictions.planning import DrainOptions
 from evictions.services import pods as pod_services
 from evictions.services.requests import RequestInput, request_create
 from kubesim import Simulator
+from tests.kubesim_cluster import register_sim
 from tests.worker import celery_worker, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
@@ -30,10 +30,7 @@ def sim():
 
 @pytest.fixture
 def cluster(sim):
-    connection = cluster_services.connection_from_input(api_url=sim.url, ca_pem=sim.ca_pem, token=sim.token)
-    created = cluster_services.cluster_create(actor=System("test"), name="demo", connection=connection, qps_limit=50)
-    cluster_services.cluster_check(actor=System("test"), cluster=created)
-    created.refresh_from_db()
+    created = register_sim(sim, name="demo")
     assert created.reachable
     return created
 

@@ -9,14 +9,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import System
-from clusters import services as cluster_services
 from evictions.models import EvictionRequest, PodEviction, PodStatus, RequestStatus
 from evictions.planning import DrainOptions, PodTarget
 from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
 from evictions.services.requests import RequestInput, request_create, request_start
 from kubesim import Simulator
+from tests.kubesim_cluster import register_sim
 
 ALL = DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True, force=True)
 
@@ -29,10 +28,7 @@ def sim():
 
 @pytest.fixture
 def cluster(sim, db):
-    connection = cluster_services.connection_from_input(api_url=sim.url, ca_pem=sim.ca_pem, token=sim.token)
-    created = cluster_services.cluster_create(actor=System("test"), name="demo", connection=connection)
-    cluster_services.cluster_check(actor=System("test"), cluster=created)
-    created.refresh_from_db()
+    created = register_sim(sim, name="demo", qps_limit=10)
     return created
 
 

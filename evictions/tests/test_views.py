@@ -11,14 +11,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.services import System
-from clusters import services as cluster_services
 from clusters.models import Cluster
 from evictions.models import EvictionAttempt, EvictionRequest, PodEviction, PodStatus, RequestStatus
 from evictions.planning import PodTarget
 from evictions.services.requests import RequestInput, request_create, request_start
 from kubesim import Simulator
 from tests.factories import ClusterFactory, UserFactory
+from tests.kubesim_cluster import register_sim
 
 pytestmark = pytest.mark.django_db
 
@@ -48,12 +47,7 @@ def fresh_sim(sim):
 
 @pytest.fixture
 def cluster(fresh_sim):
-    connection = cluster_services.connection_from_input(
-        api_url=fresh_sim.url, ca_pem=fresh_sim.ca_pem, token=fresh_sim.token
-    )
-    created = cluster_services.cluster_create(actor=System("test"), name="demo", connection=connection, qps_limit=50)
-    cluster_services.cluster_check(actor=System("test"), cluster=created)
-    created.refresh_from_db()
+    created = register_sim(fresh_sim, name="demo")
     assert created.reachable
     return created
 

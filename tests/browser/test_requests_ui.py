@@ -8,10 +8,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from audit.services import System
-from clusters import services as cluster_services
 from evictions.models import EvictionRequest, PodEviction, PodStatus, RequestStatus
 from kubesim import Simulator
+from tests.kubesim_cluster import register_sim
 from tests.worker import celery_worker
 
 # The live server and the worker each use their own connection, so the data must be committed.
@@ -28,10 +27,7 @@ def sim():
 
 @pytest.fixture
 def cluster(sim):
-    connection = cluster_services.connection_from_input(api_url=sim.url, ca_pem=sim.ca_pem, token=sim.token)
-    created = cluster_services.cluster_create(actor=System("test"), name="demo", connection=connection, qps_limit=50)
-    cluster_services.cluster_check(actor=System("test"), cluster=created)
-    created.refresh_from_db()
+    created = register_sim(sim, name="demo")
     assert created.reachable
     return created
 
