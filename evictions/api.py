@@ -439,42 +439,54 @@ class EvictionRequestViewSet(viewsets.GenericViewSet):
     @extend_schema(request=ReasonSerializer, responses={200: EvictionRequestDetailSerializer})
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str | None = None) -> Response:
-        request_id = self._exists(pk)
-        require_perm(request.user, INTERVENE)
-        incoming = ReasonSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        request_services.request_pause(actor=request.user, request_id=request_id, **incoming.validated_data)
-        return self._answer(request_id)
+        return _act(
+            self,
+            request,
+            pk,
+            perm=INTERVENE,
+            body=ReasonSerializer,
+            service=request_services.request_pause,
+            id_field="request_id",
+        )
 
     @extend_schema(request=OptionalReasonSerializer, responses={200: EvictionRequestDetailSerializer})
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str | None = None) -> Response:
-        request_id = self._exists(pk)
-        require_perm(request.user, INTERVENE)
-        incoming = OptionalReasonSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        request_services.request_resume(actor=request.user, request_id=request_id, **incoming.validated_data)
-        return self._answer(request_id)
+        return _act(
+            self,
+            request,
+            pk,
+            perm=INTERVENE,
+            body=OptionalReasonSerializer,
+            service=request_services.request_resume,
+            id_field="request_id",
+        )
 
     @extend_schema(request=CancelSerializer, responses={200: EvictionRequestDetailSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        request_id = self._exists(pk)
-        require_perm(request.user, INTERVENE)
-        incoming = CancelSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        request_services.request_cancel(actor=request.user, request_id=request_id, **incoming.validated_data)
-        return self._answer(request_id)
+        return _act(
+            self,
+            request,
+            pk,
+            perm=INTERVENE,
+            body=CancelSerializer,
+            service=request_services.request_cancel,
+            id_field="request_id",
+        )
 
     @extend_schema(request=ExtendDeadlineSerializer, responses={200: EvictionRequestDetailSerializer})
     @action(detail=True, methods=["post"])
     def extend(self, request: Request, pk: str | None = None) -> Response:
-        request_id = self._exists(pk)
-        require_perm(request.user, INTERVENE)
-        incoming = ExtendDeadlineSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        request_services.request_extend_deadline(actor=request.user, request_id=request_id, **incoming.validated_data)
-        return self._answer(request_id)
+        return _act(
+            self,
+            request,
+            pk,
+            perm=INTERVENE,
+            body=ExtendDeadlineSerializer,
+            service=request_services.request_extend_deadline,
+            id_field="request_id",
+        )
 
 
 class PodEvictionViewSet(viewsets.GenericViewSet):
@@ -507,22 +519,22 @@ class PodEvictionViewSet(viewsets.GenericViewSet):
     @extend_schema(request=OptionalReasonSerializer, responses={200: PodEvictionSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
-        pod_id = self._exists(pk)
-        require_perm(request.user, INTERVENE)
-        incoming = OptionalReasonSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        pod_services.pod_retry_now(actor=request.user, pod_id=pod_id, **incoming.validated_data)
-        return self._answer(pod_id)
+        return _act(
+            self,
+            request,
+            pk,
+            perm=INTERVENE,
+            body=OptionalReasonSerializer,
+            service=pod_services.pod_retry_now,
+            id_field="pod_id",
+        )
 
     @extend_schema(request=ReasonSerializer, responses={200: PodEvictionSerializer})
     @action(detail=True, methods=["post"])
     def skip(self, request: Request, pk: str | None = None) -> Response:
-        pod_id = self._exists(pk)
-        require_perm(request.user, INTERVENE)
-        incoming = ReasonSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        pod_services.pod_skip(actor=request.user, pod_id=pod_id, **incoming.validated_data)
-        return self._answer(pod_id)
+        return _act(
+            self, request, pk, perm=INTERVENE, body=ReasonSerializer, service=pod_services.pod_skip, id_field="pod_id"
+        )
 
     @extend_schema(
         request=ForceDeleteSerializer,
@@ -532,12 +544,28 @@ class PodEvictionViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"], url_path="force-delete", url_name="force-delete")
     def force_delete(self, request: Request, pk: str | None = None) -> Response:
-        pod_id = self._exists(pk)
-        require_perm(request.user, FORCE_DELETE)
-        incoming = ForceDeleteSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        pod_services.pod_force_delete(actor=request.user, pod_id=pod_id, **incoming.validated_data)
-        return self._answer(pod_id)
+        return _act(
+            self,
+            request,
+            pk,
+            perm=FORCE_DELETE,
+            body=ForceDeleteSerializer,
+            service=pod_services.pod_force_delete,
+            id_field="pod_id",
+        )
+
+
+def _act(
+    view: Any, request: Request, pk: Any, *, perm: str, body: type[serializers.Serializer], service: Any, id_field: str
+) -> Response:
+    """An intervention: the object must exist, the role must allow it (before the body is read), the body must be
+    valid, then one service call; the answer is the object as it is now."""
+    object_id = view._exists(pk)
+    require_perm(request.user, perm)
+    incoming = body(data=request.data)
+    incoming.is_valid(raise_exception=True)
+    service(actor=request.user, **{id_field: object_id}, **incoming.validated_data)
+    return view._answer(object_id)
 
 
 def register(router: DefaultRouter) -> None:
