@@ -37,7 +37,7 @@ def _claim(pod_id: int, now: datetime) -> PodEviction | None:
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
         pk=pod_id,
         status__in=POD_WAITING_TO_TRY,
-        next_attempt_at__lte=now + timedelta(milliseconds=200),
+        next_attempt_at__lte=now,  # never early: a Retry-After is a floor
         request__status__in=_RUNS,
         request__cluster__paused=False,
     ).update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
@@ -54,7 +54,6 @@ def pod_attempt(*, pod_id: int) -> Outcome | None:
         return None
     request, cluster = pod.request, pod.request.cluster
     ratelimit.acquire(cluster.pk, cluster.qps_limit)
-    started = timezone.now()
     answer = kube.evict(
         endpoint(cluster),
         namespace=pod.namespace,
@@ -73,7 +72,8 @@ def pod_attempt(*, pod_id: int) -> Outcome | None:
     )
     if outcome.next is Next.NEEDS_INTERVENTION and outcome.budget is not None:
         outcome = _explain_block(cluster, pod, outcome)
-    _record(pod_id=pod.pk, answer=answer, outcome=outcome, at=started)
+    # The attempt is dated from its claim: a pause after that moment lets it finish, as promised.
+    _record(pod_id=pod.pk, answer=answer, outcome=outcome, at=now)
     return outcome
 
 

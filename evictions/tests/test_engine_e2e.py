@@ -248,13 +248,11 @@ def test_stuck_workload_needs_intervention_at_its_deadline_with_the_unready_pods
         wait_until(
             lambda: (
                 PodEviction.objects.filter(request=request, status=PodStatus.BLOCKED).exists()
-                and PodEviction.objects.filter(
-                    request=request, status__in=[PodStatus.TERMINATING, PodStatus.EVICTED]
-                ).exists()
+                and PodEviction.objects.filter(request=request, status=PodStatus.EVICTED).exists()
             ),
             timeout=30,
             interval=0.05,
-            message="one checkout pod evicted and the other blocked behind the budget",
+            message="one checkout pod evicted (its replacement never Ready) and the other blocked behind the budget",
         )
         # The deadline (minutes in real use) passes now.
         EvictionRequest.objects.filter(pk=request.pk).update(deadline_at=timezone.now() - timedelta(seconds=1))
