@@ -475,6 +475,19 @@ class EvictionRequestViewSet(viewsets.GenericViewSet):
             id_field="request_id",
         )
 
+    @extend_schema(request=OptionalReasonSerializer, responses={200: EvictionRequestDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        return _act(
+            self,
+            request,
+            pk,
+            perm=INTERVENE,
+            body=OptionalReasonSerializer,
+            service=pod_services.request_retry_now,
+            id_field="request_id",
+        )
+
     @extend_schema(request=ExtendDeadlineSerializer, responses={200: EvictionRequestDetailSerializer})
     @action(detail=True, methods=["post"])
     def extend(self, request: Request, pk: str | None = None) -> Response:

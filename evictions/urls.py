@@ -14,6 +14,7 @@ urlpatterns = [
     path("requests/<int:pk>/resume/", views.request_resume, name="request-resume"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="request-cancel"),
     path("requests/<int:pk>/extend/", views.request_extend, name="request-extend"),
+    path("requests/<int:pk>/retry/", views.request_retry, name="request-retry"),
     path("evictions/<int:pk>/retry/", views.pod_retry, name="pod-retry"),
     path("evictions/<int:pk>/skip/", views.pod_skip, name="pod-skip"),
     path("evictions/<int:pk>/force-delete/", views.pod_force_delete, name="pod-force-delete"),

@@ -303,6 +303,20 @@ def request_extend(request: HttpRequest, pk: int) -> HttpResponse:
     return _after_action(request, pk)
 
 
+@login_required
+@require_POST
+@permission_required(INTERVENE, raise_exception=True)
+def request_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(EvictionRequest, pk=pk)
+    reason = request.POST.get("reason", "")
+    _attempt(
+        request,
+        lambda: pod_services.request_retry_now(actor=request.user, request_id=pk, reason=reason),
+        "Every waiting or stuck pod is being tried again now.",
+    )
+    return _after_action(request, pk)
+
+
 # ---- interventions on a pod ----------------------------------------------------------------------------------------
 
 

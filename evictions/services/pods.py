@@ -283,19 +283,28 @@ def _locked_pod(pod_id: int) -> PodEviction:
     return PodEviction.objects.select_for_update().select_related("request__cluster").get(pk=pod_id)
 
 
+_RETRYABLE = (*POD_WAITING_TO_TRY, PodStatus.NEEDS_INTERVENTION)
+
+
+def _make_due(pod: PodEviction, actor: Actor) -> str:
+    """Put a waiting or stuck pod back in line for an attempt now; returns the status it had."""
+    was = pod.status
+    pod.status = PodStatus.BLOCKED if was == PodStatus.BLOCKED else PodStatus.PENDING
+    pod.next_attempt_at, pod.transient_failures = timezone.now(), 0
+    pod.note = f"Retry requested by {actor}."
+    pod.save()
+    return was
+
+
 def pod_retry_now(*, actor: Actor, pod_id: int, reason: str = "") -> PodEviction:
     from evictions.tasks import attempt_pod
 
     authorize(actor, "evictions.intervene_evictionrequest")
     with transaction.atomic():
         pod = _locked_pod(pod_id)
-        if pod.status not in (*POD_WAITING_TO_TRY, PodStatus.NEEDS_INTERVENTION):
+        if pod.status not in _RETRYABLE:
             raise ValidationError({"status": [f"A {pod.get_status_display().lower()} pod cannot be retried."]})
-        was = pod.status
-        pod.status = PodStatus.BLOCKED if was == PodStatus.BLOCKED else PodStatus.PENDING
-        pod.next_attempt_at, pod.transient_failures = timezone.now(), 0
-        pod.note = f"Retry requested by {actor}."
-        pod.save()
+        was = _make_due(pod, actor)
         audit_record(
             actor=actor,
             action="pod.retry",
@@ -307,6 +316,34 @@ def pod_retry_now(*, actor: Actor, pod_id: int, reason: str = "") -> PodEviction
         request_refresh(request=request)
         after_commit(attempt_pod, pod.pk)
     return pod
+
+
+def request_retry_now(*, actor: Actor, request_id: int, reason: str = "") -> EvictionRequest:
+    """Every waiting or stuck pod of a running request is tried again now (one audit event for the request)."""
+    from evictions.tasks import attempt_pod
+
+    authorize(actor, "evictions.intervene_evictionrequest")
+    with transaction.atomic():
+        request = EvictionRequest.objects.select_for_update().select_related("cluster").get(pk=request_id)
+        if request.status not in _RUNS:
+            raise ValidationError(
+                {"status": [f"A {request.get_status_display().lower()} request has nothing to retry."]}
+            )
+        pods = list(PodEviction.objects.select_for_update().filter(request=request, status__in=_RETRYABLE))
+        if not pods:
+            raise ValidationError({"status": ["No pod of this request is waiting or stuck."]})
+        for pod in pods:
+            _make_due(pod, actor)
+            after_commit(attempt_pod, pod.pk)
+        audit_record(
+            actor=actor,
+            action="request.retry",
+            target=request,
+            cluster=request.cluster,
+            details={"pods": [p.key for p in pods], "reason": reason.strip()},
+        )
+        request_refresh(request=request)
+    return request
 
 
 def pod_skip(*, actor: Actor, pod_id: int, reason: str) -> PodEviction:

@@ -380,6 +380,30 @@ def test_an_operator_pauses_resumes_extends_and_cancels_a_request(olga, started)
     assert {"request.pause", "request.resume", "request.extend_deadline", "request.cancel"} <= actions
 
 
+def test_retry_puts_every_waiting_or_stuck_pod_of_a_request_back_in_line(olga, started):
+    from django.utils import timezone
+
+    from evictions.models import PodEviction, PodStatus
+
+    stuck = started.pods.first()
+    PodEviction.objects.filter(pk=stuck.pk).update(status=PodStatus.NEEDS_INTERVENTION, next_attempt_at=None)
+    later = timezone.now() + timedelta(minutes=5)
+    started.pods.exclude(pk=stuck.pk).update(status=PodStatus.BLOCKED, next_attempt_at=later)
+    response = client_for(olga).post(f"{URL}{started.pk}/retry/", {"reason": "replacement is up"}, format="json")
+    assert response.status_code == 200, response.content
+    statuses = {p["id"]: p["status"] for p in response.json()["pods"]}
+    assert statuses[stuck.pk] == "pending"
+    assert all(p.next_attempt_at <= timezone.now() for p in started.pods.all())
+    event = AuditEvent.objects.get(action="request.retry")
+    assert event.actor_name == "olga" and len(event.details["pods"]) == 3
+
+
+def test_retry_of_a_finished_request_is_a_400(olga, started):
+    client_for(olga).post(f"{URL}{started.pk}/cancel/", {"reason": "not today"}, format="json")
+    response = client_for(olga).post(f"{URL}{started.pk}/retry/", {}, format="json")
+    assert response.status_code == 400 and "nothing to retry" in response.json()["status"][0]
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [
@@ -387,6 +411,7 @@ def test_an_operator_pauses_resumes_extends_and_cancels_a_request(olga, started)
         ("resume", {"reason": "r"}),
         ("cancel", {"reason": "r"}),
         ("extend", {"minutes": 5, "reason": "r"}),
+        ("retry", {"reason": "r"}),
     ],
 )
 def test_a_viewer_or_requester_cannot_act_on_a_request(vera, rita, started, path, body):
@@ -500,6 +525,7 @@ def test_every_endpoint_is_in_the_openapi_schema(admin_client):
         "/api/v1/requests/{id}/resume/:",
         "/api/v1/requests/{id}/cancel/:",
         "/api/v1/requests/{id}/extend/:",
+        "/api/v1/requests/{id}/retry/:",
         "/api/v1/evictions/{id}/:",
         "/api/v1/evictions/{id}/retry/:",
         "/api/v1/evictions/{id}/skip/:",

@@ -488,6 +488,16 @@ def test_operator_retries_and_skips_a_pod(operator_client, running):
     assert stuck.status == PodStatus.SKIPPED
 
 
+def test_operator_retries_every_waiting_pod_of_a_request(operator_client, running):
+    stuck = running.pods.get(name="web-2")
+    PodEviction.objects.filter(pk=stuck.pk).update(status=PodStatus.NEEDS_INTERVENTION, next_attempt_at=None)
+    response = post(operator_client, "request-retry", running.pk, {"reason": "replacement is up"}, htmx=True)
+    assert response.status_code == 200
+    stuck.refresh_from_db()
+    assert stuck.status == PodStatus.PENDING and stuck.next_attempt_at is not None
+    assert "being tried again now" in response.content.decode()
+
+
 @pytest.mark.parametrize(
     ("name", "data"),
     [
@@ -495,6 +505,7 @@ def test_operator_retries_and_skips_a_pod(operator_client, running):
         ("request-resume", {}),
         ("request-cancel", {"reason": "x"}),
         ("request-extend", {"minutes": "5"}),
+        ("request-retry", {}),
         ("pod-retry", {}),
         ("pod-skip", {"reason": "x"}),
         ("pod-force-delete", {"reason": "x", "confirm_name": "web-2"}),
