@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "audit",
     "clusters",
     "evictions",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -252,6 +253,25 @@ ALLOW_HTTP_CLUSTERS = env_bool("ALLOW_HTTP_CLUSTERS", False)
 KUBE_CONNECT_TIMEOUT_SECONDS = env_int("KUBE_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)
 KUBE_READ_TIMEOUT_SECONDS = env_int("KUBE_READ_TIMEOUT_SECONDS", 15, minimum=1)
 
+# Notifications: links in messages point here; e-mail goes through Django's mail backend.
+DRAINBOARD_BASE_URL = (env_str("DRAINBOARD_BASE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+if not DRAINBOARD_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"DRAINBOARD_BASE_URL must start with http:// or https://, got {DRAINBOARD_BASE_URL!r}")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost") or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set at most one of EMAIL_USE_TLS and EMAIL_USE_SSL")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "drainboard@localhost") or "drainboard@localhost"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}")
@@ -300,7 +320,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 # Budget watchers hold a long HTTP watch: they get their own queue (a thread-pool worker) so that they never take
 # the slots that eviction attempts need.
-CELERY_TASK_ROUTES = {"evictions.tasks.watch_budgets": {"queue": "watch"}}
+# Notifications wait on other people's servers: their own queue, so a slow endpoint never delays an eviction.
+CELERY_TASK_ROUTES = {
+    "evictions.tasks.watch_budgets": {"queue": "watch"},
+    "notifications.tasks.deliver": {"queue": "notify"},
+}
 CELERY_BEAT_SCHEDULE = {
     "tick": {"task": "evictions.tasks.tick", "schedule": float(TICK_SECONDS), "options": {"expires": TICK_SECONDS}},
 }

@@ -91,7 +91,7 @@ def main() -> int:
                 "-l",
                 "INFO",
                 "-Q",
-                "watch",
+                "watch,notify",
                 "--pool",
                 "threads",
                 "--concurrency",

@@ -47,7 +47,7 @@ def celery_worker(*, concurrency: int = 2, extra_env: dict[str, str] | None = No
             "--concurrency",
             str(concurrency),
             "-Q",
-            "celery,watch",  # one worker serves both queues in tests; make run and compose give watch its own
+            "celery,watch,notify",  # one worker serves all queues in tests; make run and compose split them
             "--without-gossip",
             "--without-mingle",
             "-n",
