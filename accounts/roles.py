@@ -19,19 +19,34 @@ _OPERATE = [
     "evictions.force_delete_podeviction",
 ]
 
+_APPROVE = ["evictions.approve_evictionrequest"]
+_SCHEDULE = [
+    "evictions.change_approvalpolicy",
+    "evictions.add_maintenancewindow",
+    "evictions.change_maintenancewindow",
+    "evictions.delete_maintenancewindow",
+]
+
 # Each role lists everything it may do; "viewer" reads, the others read and add their own verbs.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWER: _READ,
     REQUESTER: [*_READ, *_REQUEST],
-    APPROVER: _READ,
+    APPROVER: [*_READ, *_APPROVE],
     OPERATOR: [*_READ, *_OPERATE],
     ADMIN: [
         *_READ,
         *_REQUEST,
+        *_APPROVE,
         *_OPERATE,
+        *_SCHEDULE,
         "clusters.add_cluster",
         "clusters.change_cluster",
         "clusters.delete_cluster",
+        "notifications.add_notificationendpoint",
+        "notifications.change_notificationendpoint",
+        "notifications.delete_notificationendpoint",
+        "notifications.view_notificationendpoint",
+        "notifications.view_notificationdelivery",
     ],
 }
 
@@ -55,5 +70,8 @@ def sync_role_groups(apps: Any) -> None:
         permissions = []
         for name in names:
             app_label, codename = name.split(".")
-            permissions.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            found = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            # An app migrated later than this migration gets its permissions from its own sync migration.
+            if found is not None:
+                permissions.append(found)
         group.permissions.set(permissions)

@@ -48,6 +48,7 @@ class Cluster(models.Model):
     # Encrypted JSON of Credentials; read it through .credentials, never render it.
     credentials_secret = EncryptedTextField(editable=False)
     qps_limit = models.PositiveSmallIntegerField("API requests per second", default=10)
+    max_concurrent_drains = models.PositiveSmallIntegerField("Nodes drained at once", default=1)
     paused = models.BooleanField(default=False)
     paused_reason = models.CharField(max_length=500, blank=True)
 

@@ -1,10 +1,12 @@
-"""EvictionRequest (what a person asked for), PodEviction (one pod of it) and EvictionAttempt (every call made)."""
+"""Eviction requests, their pods and attempts; approvals, approval policies and maintenance windows."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 
 from clusters.models import Cluster
 
@@ -38,6 +40,18 @@ REQUEST_COLOURS = {
     "cancelled": "grey",
     "rejected": "grey",
 }
+
+
+class Schedule(models.TextChoices):
+    NOW = "now", "As soon as approved"
+    NOT_BEFORE = "not_before", "Not before a given time"
+    WINDOW = "window", "In the next maintenance window"
+
+
+class PauseKind(models.TextChoices):
+    NONE = "", "Not paused"
+    PERSON = "person", "Paused by a person"
+    WINDOW = "window", "Window closed"
 
 
 class PodStatus(models.TextChoices):
@@ -82,6 +96,7 @@ class EvictionRequest(models.Model):
     grace_period_seconds = models.IntegerField(null=True, blank=True)
     deadline_minutes = models.PositiveIntegerField(default=30)
     not_before = models.DateTimeField(null=True, blank=True)
+    schedule = models.CharField(max_length=16, choices=Schedule.choices, default=Schedule.NOW)
     uncordon_when_done = models.BooleanField(default=False)
     plan = models.JSONField(default=dict, blank=True)  # the plan shown at submission, kept as evidence
 
@@ -91,6 +106,12 @@ class EvictionRequest(models.Model):
     deadline_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    approved_at = models.DateTimeField(null=True, blank=True)  # the approval that let it be scheduled
+    # The next time a waiting request is worth checking again (its window opens); null: every tick.
+    start_after = models.DateTimeField(null=True, blank=True)
+    # A request running in a maintenance window starts no new pod eviction after this moment.
+    window_ends_at = models.DateTimeField(null=True, blank=True)
+    pause_kind = models.CharField(max_length=8, choices=PauseKind.choices, default=PauseKind.NONE, blank=True)
     # Leases: at most one worker follows terminating pods, and one watches budgets, per request.
     follower_until = models.DateTimeField(null=True, blank=True)
     watcher_until = models.DateTimeField(null=True, blank=True)
@@ -103,6 +124,7 @@ class EvictionRequest(models.Model):
             models.Index(fields=["requester", "created_at"]),
         ]
         permissions = [
+            ("approve_evictionrequest", "Can approve or reject other people's eviction requests"),
             ("intervene_evictionrequest", "Can pause, resume, retry, skip and cancel evictions"),
             ("force_delete_podeviction", "Can delete a pod directly, bypassing its disruption budget"),
         ]
@@ -136,6 +158,13 @@ class PodEviction(models.Model):
     grace_period_seconds = models.IntegerField(null=True, blank=True)
     eviction_accepted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A direct delete asked for on a cluster whose policy wants it approved first.
+    delete_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    delete_requested_at = models.DateTimeField(null=True, blank=True)
+    delete_reason = models.CharField(max_length=2000, blank=True)
+    delete_grace_seconds = models.IntegerField(null=True, blank=True)
     seconds_to_evict = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -188,3 +217,93 @@ class EvictionAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.http_status} at {self.at:%H:%M:%S}"
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approved"
+    REJECT = "reject", "Rejected"
+
+
+class Approval(models.Model):
+    """One person's vote on a request, or (with pod set) on deleting one of its pods directly."""
+
+    request = models.ForeignKey(EvictionRequest, on_delete=models.CASCADE, related_name="approvals")
+    pod = models.ForeignKey(
+        PodEviction, null=True, blank=True, on_delete=models.CASCADE, related_name="delete_approvals"
+    )
+    # Whose ask this vote is on, copied so that the database itself refuses a self-approval.
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approvals_given")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    comment = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(approver=F("requester")), name="approver_is_not_requester"),
+            models.UniqueConstraint(
+                fields=["request", "approver"], condition=Q(pod__isnull=True), name="one_vote_per_person_per_request"
+            ),
+            models.UniqueConstraint(
+                fields=["pod", "approver"], condition=Q(pod__isnull=False), name="one_vote_per_person_per_delete"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} by {self.approver_id} on #{self.request_id}"
+
+
+class ApprovalPolicy(models.Model):
+    """Who must agree before the engine acts on a cluster; the row without a cluster is the default."""
+
+    cluster = models.OneToOneField(
+        Cluster, null=True, blank=True, on_delete=models.CASCADE, related_name="approval_policy"
+    )
+    required_approvals = models.PositiveSmallIntegerField(default=0)  # 0: automatic
+    approver_groups = models.ManyToManyField(Group, blank=True, related_name="+")
+    approver_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    delete_needs_approval = models.BooleanField(default=False)
+    approval_valid_minutes = models.PositiveIntegerField(default=24 * 60)
+    windows_only = models.BooleanField(default=False)  # every request on the cluster waits for a window
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Coalesce("cluster", 0), name="one_policy_per_cluster_and_one_default")]
+
+    def __str__(self) -> str:
+        return f"policy for {self.cluster_id or 'all clusters'}"
+
+
+class WindowKind(models.TextChoices):
+    RECURRING = "recurring", "Recurring"
+    ONE_OFF = "one_off", "One-off"
+
+
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class MaintenanceWindow(models.Model):
+    """When the engine may act on a cluster: weekly in a time zone, or once between two moments."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="windows")
+    label = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=12, choices=WindowKind.choices)
+    weekdays = models.JSONField(default=list, blank=True)  # 0 = Monday … 6 = Sunday; the day the window opens
+    start_time = models.TimeField(null=True, blank=True)
+    end_time = models.TimeField(null=True, blank=True)  # at or before start_time: ends the next day
+    timezone = models.CharField(max_length=64, default="UTC")
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cluster", "id"]
+
+    def __str__(self) -> str:
+        if self.kind == WindowKind.ONE_OFF:
+            return f"{self.starts_at:%Y-%m-%d %H:%M} - {self.ends_at:%Y-%m-%d %H:%M} UTC"
+        days = ", ".join(WEEKDAY_NAMES[d] for d in sorted(self.weekdays))
+        return f"{days} {self.start_time:%H:%M}-{self.end_time:%H:%M} {self.timezone}"

@@ -18,7 +18,9 @@ from clusters.tasks import check_cluster
 from evictions.models import EvictionRequest, PodEviction, PodStatus
 from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
+from evictions.services import windows as window_services
 from evictions.services.common import endpoint
+from notifications import services as notification_services
 
 FOLLOW_SECONDS = 45  # one budget watcher runs this long, then the tick starts another if still needed
 WATCH_TIMEOUT_SECONDS = 5
@@ -155,6 +157,8 @@ def uncordon_node(request_id: int) -> None:
 def tick() -> dict[str, int]:
     """Beat runs this every TICK_SECONDS: start due work, recover lost work, flag stuck work, check clusters."""
     counts: dict[str, int] = {}
+    counts["window_closed"] = window_services.requests_window_closed()
+    counts["window_opened"] = window_services.requests_window_reopened()
     started = request_services.requests_due_to_start()
     for request_id in started:
         start_request.delay(request_id)
@@ -175,4 +179,6 @@ def tick() -> dict[str, int]:
     counts.update(
         started=len(started), late=len(late), stuck=len(stuck), follow=len(follow), watch=len(watch), clusters=len(due)
     )
+    counts["blocked_notices"] = notification_services.notify_long_blocks()
+    counts["notifications_due"] = notification_services.deliveries_due()
     return counts

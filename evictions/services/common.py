@@ -37,3 +37,10 @@ def after_commit(func: Any, *args: Any, countdown: float | None = None) -> None:
             func.delay(*args)
 
     transaction.on_commit(send)
+
+
+def notify(event: str, request: Any, text: str = "") -> None:
+    """Tell the notification endpoints (inside the caller's transaction; delivery happens after commit)."""
+    from notifications.services import notify as record_notifications
+
+    record_notifications(event=event, request=request, text=text)

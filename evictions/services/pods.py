@@ -33,14 +33,21 @@ _RUNS = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
 
 def _claim(pod_id: int, now: datetime) -> PodEviction | None:
     """Take the pod for one attempt, compare-and-swap: only one worker wins, however many messages arrive."""
-    claimed = PodEviction.objects.filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-        pk=pod_id,
-        status__in=POD_WAITING_TO_TRY,
-        next_attempt_at__lte=now,  # never early: a Retry-After is a floor
-        request__status__in=_RUNS,
-        request__cluster__paused=False,
-    ).update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+    claimed = (
+        PodEviction.objects.filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+            pk=pod_id,
+            status__in=POD_WAITING_TO_TRY,
+            next_attempt_at__lte=now,  # never early: a Retry-After is a floor
+            request__status__in=_RUNS,
+            request__cluster__paused=False,
+        )
+        .filter(
+            # After its maintenance window closes a request starts no new eviction, even before the tick pauses it.
+            Q(request__window_ends_at__isnull=True) | Q(request__window_ends_at__gt=now)
+        )
+        .update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+    )
     if not claimed:
         return None
     return PodEviction.objects.select_related("request__cluster").get(pk=pod_id)

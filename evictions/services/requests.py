@@ -20,13 +20,17 @@ from evictions.models import (
     POD_FINISHED,
     POD_WAITING_TO_TRY,
     EvictionRequest,
+    PauseKind,
     PodEviction,
     PodStatus,
     RequestKind,
     RequestStatus,
+    Schedule,
 )
 from evictions.planning import Disposition, DrainOptions, Plan, PodTarget, plan_drain, plan_pods
-from evictions.services.common import WORKER, after_commit, authorize, endpoint
+from evictions.scheduling import StartDecision, StartInputs, decide_start
+from evictions.services.common import WORKER, after_commit, authorize, endpoint, notify
+from evictions.windows import next_opening, open_at
 
 MAX_TARGETS = 500
 WAITING_FALLBACK_SECONDS = 15  # a pod queued behind its budget is tried by then even if the watch missed it
@@ -51,6 +55,11 @@ class RequestInput:
     deadline_minutes: int = 30
     not_before: datetime | None = None
     uncordon_when_done: bool = False
+    schedule: str = ""  # blank: "not_before" when a time is given, else "now"
+
+    @property
+    def schedule_mode(self) -> str:
+        return self.schedule or (Schedule.NOT_BEFORE if self.not_before else Schedule.NOW)
 
 
 def _validate_selector(text: str) -> bool:
@@ -106,6 +115,18 @@ def validate_request(data: RequestInput) -> None:
         add("grace_period_seconds", f"The grace period is 0 to {MAX_GRACE_SECONDS} seconds (blank: the pod's own).")
     if data.not_before is not None and timezone.is_naive(data.not_before):
         add("not_before", "Give the time with its time zone.")
+    mode = data.schedule_mode
+    if mode not in Schedule.values:
+        add("schedule", "Choose 'now', 'not_before' or 'window'.")
+    elif mode == Schedule.NOT_BEFORE and data.not_before is None:
+        add("not_before", "Give the time before which nothing may start.")
+    elif mode == Schedule.WINDOW and not data.cluster.windows.exists():
+        add("schedule", f"Cluster {data.cluster.name} has no maintenance windows; an admin adds them on its page.")
+    if mode != Schedule.WINDOW and "schedule" not in errors:
+        from evictions.services.approvals import policy_for
+
+        if policy_for(data.cluster.pk).windows_only:
+            add("schedule", f"On {data.cluster.name}, evictions run only in maintenance windows: choose 'window'.")
     if errors:
         raise ValidationError(errors)
 
@@ -171,11 +192,18 @@ def request_create(*, actor: Actor, data: RequestInput) -> EvictionRequest:
     plan = make_plan(data)
     if plan.errors:
         raise ValidationError({"plan": list(plan.errors)})
+    from evictions.services.approvals import policy_for
+
+    policy = policy_for(data.cluster.pk)
+    needs = policy.required_approvals
     with transaction.atomic():
         request = EvictionRequest.objects.create(
             cluster=data.cluster,
             kind=data.kind,
-            status=RequestStatus.SCHEDULED,
+            status=RequestStatus.AWAITING_APPROVAL if needs else RequestStatus.SCHEDULED,
+            status_reason=f"Needs {needs} approval(s) from another person." if needs else "",
+            approved_at=None if needs else timezone.now(),
+            schedule=data.schedule_mode,
             requester=actor,
             reason=data.reason.strip(),
             node=data.node,
@@ -200,9 +228,13 @@ def request_create(*, actor: Actor, data: RequestInput) -> EvictionRequest:
                 "options": request.options,
                 "deadline_minutes": data.deadline_minutes,
                 "not_before": data.not_before.isoformat() if data.not_before else None,
+                "schedule": request.schedule,
+                "approvals_required": needs,
                 "pods_planned": len(plan.to_evict),
             },
         )
+        if needs:
+            notify("approval_requested", request, f"needs {needs} approval(s)")
         if request_is_due(request):
             from evictions.tasks import start_request
 
@@ -211,9 +243,84 @@ def request_create(*, actor: Actor, data: RequestInput) -> EvictionRequest:
 
 
 def request_is_due(request: EvictionRequest, now: datetime | None = None) -> bool:
-    return request.status == RequestStatus.SCHEDULED and (
-        request.not_before is None or request.not_before <= (now or timezone.now())
+    """Worth a start attempt now (the start itself checks approvals, window, pause and queue again)."""
+    now = now or timezone.now()
+    return (
+        request.status == RequestStatus.SCHEDULED
+        and (request.not_before is None or request.not_before <= now)
+        and (request.start_after is None or request.start_after <= now)
     )
+
+
+def _start_check(request: EvictionRequest, now: datetime) -> StartDecision:
+    """Everything that must hold at the moment a request starts, read fresh (cluster row locked by the caller)."""
+    from evictions.services.approvals import request_tally
+    from evictions.services.windows import display_tz, window_specs
+
+    cluster = request.cluster
+    specs = window_specs(cluster.pk) if request.schedule == Schedule.WINDOW else []
+    ahead = in_progress = 0
+    if request.kind == RequestKind.DRAIN:
+        drains = EvictionRequest.objects.filter(cluster=cluster, kind=RequestKind.DRAIN)
+        in_progress = drains.filter(
+            started_at__isnull=False,
+            status__in=[RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION, RequestStatus.PAUSED],
+        ).count()
+        ahead = (
+            drains_queued(cluster.pk, now)
+            .filter(Q(created_at__lt=request.created_at) | Q(created_at=request.created_at, pk__lt=request.pk))
+            .count()
+        )
+    return decide_start(
+        StartInputs(
+            now=now,
+            schedule=request.schedule,
+            tally=request_tally(request, now=now),
+            not_before=request.not_before,
+            window=open_at(specs, now) if specs else None,
+            next_window=next_opening(specs, now) if specs else None,
+            display_tz=display_tz(specs),
+            cluster_paused=cluster.paused,
+            paused_reason=cluster.paused_reason,
+            is_drain=request.kind == RequestKind.DRAIN,
+            drains_in_progress=in_progress,
+            drain_limit=cluster.max_concurrent_drains,
+            queued_ahead=ahead,
+        )
+    )
+
+
+def drains_queued(cluster_id: int, now: datetime) -> Any:
+    """Drains on the cluster that are approved and due, waiting only for their turn (submission order)."""
+    return EvictionRequest.objects.filter(
+        Q(not_before__isnull=True) | Q(not_before__lte=now),
+        Q(start_after__isnull=True) | Q(start_after__lte=now),
+        cluster_id=cluster_id,
+        kind=RequestKind.DRAIN,
+        status=RequestStatus.SCHEDULED,
+    ).order_by("created_at", "pk")
+
+
+def _wait(request: EvictionRequest, decision: StartDecision) -> None:
+    """Not yet: say why, or send it back for approval when its approvals no longer hold."""
+    if decision.needs_approval_again:
+        request.status = RequestStatus.AWAITING_APPROVAL
+        request.approved_at = None
+        request.status_reason = decision.reason[:2000]
+        request.save(update_fields=["status", "approved_at", "status_reason", "updated_at"])
+        audit_record(
+            actor=WORKER,
+            action="request.approval_lapsed",
+            target=request,
+            cluster=request.cluster,
+            details={"reason": decision.reason},
+        )
+        notify("approval_requested", request, decision.reason)
+        return
+    if request.status_reason != decision.reason[:2000] or request.start_after != decision.check_again_at:
+        request.status_reason = decision.reason[:2000]
+        request.start_after = decision.check_again_at
+        request.save(update_fields=["status_reason", "start_after", "updated_at"])
 
 
 def request_start(*, request_id: int) -> None:
@@ -226,12 +333,37 @@ def request_start(*, request_id: int) -> None:
         if request is None:
             return
         if request_is_due(request, now):
+            # The cluster row is the lock that keeps two drains from both taking the last slot.
+            request.cluster = Cluster.objects.select_for_update().get(pk=request.cluster_id)
+            decision = _start_check(request, now)
+            if not decision.go:
+                _wait(request, decision)
+                return
             request.status = RequestStatus.RUNNING
             request.started_at = now
             request.deadline_at = now + timedelta(minutes=request.deadline_minutes)
+            request.window_ends_at = decision.window_ends_at
             request.status_reason = ""
-            request.save(update_fields=["status", "started_at", "deadline_at", "status_reason", "updated_at"])
-            audit_record(actor=WORKER, action="request.start", target=request, cluster=request.cluster)
+            request.start_after = None
+            request.save(
+                update_fields=[
+                    "status",
+                    "started_at",
+                    "deadline_at",
+                    "window_ends_at",
+                    "status_reason",
+                    "start_after",
+                    "updated_at",
+                ]
+            )
+            audit_record(
+                actor=WORKER,
+                action="request.start",
+                target=request,
+                cluster=request.cluster,
+                details={"window_ends_at": decision.window_ends_at.isoformat() if decision.window_ends_at else None},
+            )
+            notify("started", request)
         elif request.status != RequestStatus.RUNNING or request.pods_created_at is not None:
             return  # not due, already started by another worker, paused or finished
     cluster = request.cluster
@@ -353,20 +485,34 @@ def _finish(request: EvictionRequest, status: str, reason: str) -> None:
         from evictions.tasks import uncordon_node
 
         after_commit(uncordon_node, request.pk)
+    notify("finished", request, request.status_reason)
+    if request.kind == RequestKind.DRAIN:
+        _start_next_drains(request.cluster_id)
+
+
+def _start_next_drains(cluster_id: int) -> None:
+    """A drain slot came free: the next drains in line try to start now rather than on the next tick."""
+    from evictions.tasks import start_request
+
+    limit = Cluster.objects.filter(pk=cluster_id).values_list("max_concurrent_drains", flat=True).first() or 1
+    for request_id in drains_queued(cluster_id, timezone.now()).values_list("pk", flat=True)[:limit]:
+        after_commit(start_request, request_id)
 
 
 def request_refresh(*, request: EvictionRequest) -> None:
     """Derive the request's status from its pods (inside the caller's transaction, request row locked)."""
-    if request.status not in (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION) or not request.pods_created_at:
+    if request.status not in _DERIVED or not request.pods_created_at:
         return
     statuses = list(PodEviction.objects.filter(request=request).values_list("status", flat=True))
-    if all(s in POD_FINISHED for s in statuses):
+    if all(s in POD_FINISHED for s in statuses):  # a paused request whose last pods finished is done too
         failed = sum(1 for s in statuses if s == PodStatus.FAILED)
         if failed:
             _finish(request, RequestStatus.FAILED, f"{failed} pod(s) failed; the others are done.")
         else:
             done = sum(1 for s in statuses if s in (PodStatus.EVICTED, PodStatus.DELETED))
             _finish(request, RequestStatus.SUCCEEDED, f"{done} pod(s) evicted or deleted.")
+        return
+    if request.status == RequestStatus.PAUSED:
         return
     stuck = [s for s in statuses if s == PodStatus.NEEDS_INTERVENTION]
     wanted = RequestStatus.NEEDS_INTERVENTION if stuck else RequestStatus.RUNNING
@@ -381,7 +527,11 @@ def request_refresh(*, request: EvictionRequest) -> None:
             cluster=request.cluster,
             details={"reason": request.status_reason},
         )
+        if stuck:
+            notify("needs_intervention", request, request.status_reason)
 
+
+_DERIVED = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION, RequestStatus.PAUSED)
 
 # ---- interventions on a request ---------------------------------------------------------------------------------
 
@@ -410,8 +560,9 @@ def request_pause(*, actor: Actor, request_id: int, reason: str) -> EvictionRequ
             raise ValidationError({"status": [f"A {request.get_status_display().lower()} request cannot be paused."]})
         previous = request.status
         request.status = RequestStatus.PAUSED
+        request.pause_kind = PauseKind.PERSON
         request.status_reason = f"Paused by {actor}: {reason}"[:2000]
-        request.save(update_fields=["status", "status_reason", "updated_at"])
+        request.save(update_fields=["status", "pause_kind", "status_reason", "updated_at"])
         audit_record(
             actor=actor,
             action="request.pause",
@@ -430,9 +581,34 @@ def request_resume(*, actor: Actor, request_id: int, reason: str = "") -> Evicti
         request = _locked(request_id)
         if request.status != RequestStatus.PAUSED:
             raise ValidationError({"status": ["Only a paused request can be resumed."]})
+        if request.pause_kind == PauseKind.WINDOW:
+            raise ValidationError(
+                {"status": ["Its maintenance window is closed; it resumes by itself when the next one opens."]}
+            )
+        window = None
+        if request.schedule == Schedule.WINDOW and request.started_at:
+            from evictions.services.windows import window_specs
+
+            window = open_at(window_specs(request.cluster_id), timezone.now())
+            if window is None:
+                # Resumed outside its window: it waits for the next one instead of running now.
+                request.pause_kind, request.start_after = PauseKind.WINDOW, None
+                request.status_reason = "Resumed; waits for its next maintenance window."
+                request.save(update_fields=["pause_kind", "start_after", "status_reason", "updated_at"])
+                audit_record(
+                    actor=actor,
+                    action="request.resume",
+                    target=request,
+                    cluster=request.cluster,
+                    details={"reason": reason.strip(), "waits_for_window": True},
+                )
+                return request
         request.status = RequestStatus.RUNNING if request.started_at else RequestStatus.SCHEDULED
+        request.pause_kind = PauseKind.NONE
         request.status_reason = ""
-        request.save(update_fields=["status", "status_reason", "updated_at"])
+        if window is not None:
+            request.window_ends_at = window.end
+        request.save(update_fields=["status", "pause_kind", "status_reason", "window_ends_at", "updated_at"])
         # Waiting pods try again now rather than at their old backoff time.
         PodEviction.objects.filter(request=request, status__in=POD_WAITING_TO_TRY).update(
             next_attempt_at=timezone.now()
@@ -533,8 +709,11 @@ def requests_due_to_start(now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     stalled = now - timedelta(seconds=30)
     due = EvictionRequest.objects.filter(
-        Q(status=RequestStatus.SCHEDULED, not_before__isnull=True)
-        | Q(status=RequestStatus.SCHEDULED, not_before__lte=now)
+        Q(
+            Q(not_before__isnull=True) | Q(not_before__lte=now),
+            Q(start_after__isnull=True) | Q(start_after__lte=now),
+            status=RequestStatus.SCHEDULED,
+        )
         | Q(status=RequestStatus.RUNNING, pods_created_at__isnull=True, started_at__lt=stalled)
-    )
+    ).order_by("created_at", "pk")
     return list(due.values_list("pk", flat=True)[:500])

@@ -1,0 +1,326 @@
+"""Approval policies and votes: who must agree before the engine acts, and recording that they did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import Actor, audit_record
+from clusters.models import Cluster
+from evictions.approvals import Tally, Vote, tally, vote_refusal
+from evictions.models import (
+    Approval,
+    ApprovalPolicy,
+    Decision,
+    EvictionRequest,
+    PodEviction,
+    RequestStatus,
+)
+from evictions.services.common import after_commit, authorize, notify
+from evictions.services.requests import _CONTROL, _locked, request_is_due
+
+APPROVE_PERM = "evictions.approve_evictionrequest"
+MAX_REQUIRED_APPROVALS = 10
+MAX_VALID_MINUTES = 30 * 24 * 60
+
+
+# ---- policies ---------------------------------------------------------------------------------------------------
+
+
+def policy_for(cluster_id: int | None) -> ApprovalPolicy:
+    """The cluster's own policy, else the default one, else the built-in default (no approval needed)."""
+    rows = ApprovalPolicy.objects.prefetch_related("approver_groups", "approver_users")
+    if cluster_id is not None:
+        own = rows.filter(cluster_id=cluster_id).first()
+        if own is not None:
+            return own
+    return rows.filter(cluster__isnull=True).first() or ApprovalPolicy()
+
+
+def approver_allowed(user: object, policy: ApprovalPolicy) -> bool:
+    """Active, holding the approve permission, and (when the policy names people or groups) named by it."""
+    if not getattr(user, "is_active", False) or not user.has_perm(APPROVE_PERM):  # type: ignore[attr-defined]
+        return False
+    if policy.pk is None:
+        return True
+    users = {u.pk for u in policy.approver_users.all()}
+    groups = {g.pk for g in policy.approver_groups.all()}
+    if not users and not groups:
+        return True
+    if user.pk in users:  # type: ignore[attr-defined]
+        return True
+    return bool(groups & set(user.groups.values_list("pk", flat=True)))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class PolicyInput:
+    required_approvals: int = 0
+    approver_groups: tuple[str, ...] = ()
+    approver_users: tuple[str, ...] = ()
+    delete_needs_approval: bool = False
+    approval_valid_minutes: int = 24 * 60
+    windows_only: bool = False
+
+
+def _policy_json(policy: ApprovalPolicy) -> dict[str, object]:
+    return {
+        "required_approvals": policy.required_approvals,
+        "approver_groups": sorted(g.name for g in policy.approver_groups.all()) if policy.pk else [],
+        "approver_users": sorted(u.get_username() for u in policy.approver_users.all()) if policy.pk else [],
+        "delete_needs_approval": policy.delete_needs_approval,
+        "approval_valid_minutes": policy.approval_valid_minutes,
+        "windows_only": policy.windows_only,
+    }
+
+
+def policy_set(*, actor: Actor, cluster_id: int | None, data: PolicyInput) -> ApprovalPolicy:
+    """Create or replace a cluster's policy (cluster_id None: the default for clusters without their own)."""
+    authorize(actor, "evictions.change_approvalpolicy")
+    errors: dict[str, list[str]] = {}
+    if not isinstance(data.required_approvals, int) or not 0 <= data.required_approvals <= MAX_REQUIRED_APPROVALS:
+        errors["required_approvals"] = [f"Between 0 (automatic) and {MAX_REQUIRED_APPROVALS}."]
+    if not isinstance(data.approval_valid_minutes, int) or not 1 <= data.approval_valid_minutes <= MAX_VALID_MINUTES:
+        errors["approval_valid_minutes"] = [f"Between 1 and {MAX_VALID_MINUTES} minutes (30 days)."]
+    groups = list(Group.objects.filter(name__in=data.approver_groups))
+    unknown = sorted(set(data.approver_groups) - {g.name for g in groups})
+    if unknown:
+        errors["approver_groups"] = [f"No such group: {', '.join(unknown)[:200]}."]
+    User = get_user_model()
+    users = list(User.objects.filter(username__in=data.approver_users))
+    unknown = sorted(set(data.approver_users) - {u.get_username() for u in users})
+    if unknown:
+        errors["approver_users"] = [f"No such user: {', '.join(unknown)[:200]}."]
+    cluster = None
+    if cluster_id is not None:
+        cluster = Cluster.objects.filter(pk=cluster_id).first()
+        if cluster is None:
+            errors["cluster"] = ["No such cluster."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        policy = ApprovalPolicy.objects.select_for_update().filter(cluster_id=cluster_id).first()
+        before = _policy_json(policy) if policy else None
+        policy = policy or ApprovalPolicy(cluster=cluster)
+        policy.required_approvals = data.required_approvals
+        policy.delete_needs_approval = data.delete_needs_approval
+        policy.approval_valid_minutes = data.approval_valid_minutes
+        policy.windows_only = data.windows_only
+        policy.save()
+        policy.approver_groups.set(groups)
+        policy.approver_users.set(users)
+        audit_record(
+            actor=actor,
+            action="policy.update",
+            target=policy,
+            cluster=cluster,
+            details={"scope": cluster.name if cluster else "default", "before": before, "after": _policy_json(policy)},
+        )
+    return policy
+
+
+def policy_reset(*, actor: Actor, cluster_id: int) -> None:
+    """Drop a cluster's own policy: the default applies again."""
+    authorize(actor, "evictions.change_approvalpolicy")
+    with transaction.atomic():
+        policy = ApprovalPolicy.objects.select_for_update().filter(cluster_id=cluster_id).first()
+        if policy is None:
+            return
+        before = _policy_json(policy)
+        cluster = policy.cluster
+        policy.delete()
+        audit_record(actor=actor, action="policy.reset", target=cluster, cluster=cluster, details={"before": before})
+
+
+# ---- votes on a request -----------------------------------------------------------------------------------------
+
+
+def request_tally(request: EvictionRequest, policy: ApprovalPolicy | None = None, now: datetime | None = None) -> Tally:
+    """The approvals that hold now, re-checking each approver against the current policy."""
+    policy = policy or policy_for(request.cluster_id)
+    votes = [
+        Vote(
+            approver_id=a.approver_id,
+            approver_name=a.approver.get_username(),
+            decision=a.decision,
+            at=a.created_at,
+            approver_allowed=approver_allowed(a.approver, policy),
+        )
+        for a in Approval.objects.filter(request=request, pod__isnull=True).select_related("approver")
+    ]
+    return tally(
+        votes,
+        required=policy.required_approvals,
+        valid_minutes=policy.approval_valid_minutes,
+        now=now or timezone.now(),
+    )
+
+
+def _clean_comment(comment: str, *, required: bool) -> str:
+    comment = (comment or "").strip()
+    if required and not comment:
+        raise ValidationError({"comment": ["Say why: the comment goes to the requester and the audit log."]})
+    if len(comment) > 2000 or _CONTROL.search(comment):
+        raise ValidationError({"comment": ["Keep the comment under 2000 characters, without control characters."]})
+    return comment
+
+
+def _check_vote(
+    actor: Actor,
+    *,
+    requester_id: int,
+    existing: Approval | None,
+    tally_now: Tally,
+    awaiting: bool,
+    policy: ApprovalPolicy,
+) -> None:
+    voter_id = getattr(actor, "pk", None)
+    if voter_id is None:
+        raise PermissionDenied("Only a person can approve.")
+    # A vote that no longer counts (expired, or cast before the approver was removed and re-added) can be renewed.
+    name = actor.get_username()  # type: ignore[union-attr]
+    still_counts = existing is not None and (existing.decision == Decision.REJECT or name in tally_now.valid)
+    refusal = vote_refusal(
+        voter_id=voter_id,
+        requester_id=requester_id,
+        voter_allowed=approver_allowed(actor, policy),
+        already_voted=still_counts,
+        awaiting=awaiting,
+    )
+    if refusal is None:
+        return
+    if voter_id == requester_id or not approver_allowed(actor, policy):
+        raise PermissionDenied(refusal)
+    raise ValidationError({"approval": [refusal]})
+
+
+def _cast(
+    request: EvictionRequest,
+    pod: PodEviction | None,
+    actor: Actor,
+    requester_id: int,
+    decision: str,
+    comment: str,
+    now: datetime,
+    existing: Approval | None,
+) -> Approval:
+    try:
+        with transaction.atomic():
+            if existing is not None:
+                existing.decision, existing.comment, existing.created_at = decision, comment, now
+                existing.save(update_fields=["decision", "comment", "created_at"])
+                return existing
+            return Approval.objects.create(
+                request=request,
+                pod=pod,
+                requester_id=requester_id,
+                approver=actor,
+                decision=decision,
+                comment=comment,
+                created_at=now,
+            )
+    except IntegrityError:  # the database's own guard: self-approval or a second vote
+        raise ValidationError(
+            {"approval": ["This vote was refused: one vote per person, never on your own."]}
+        ) from None
+
+
+def request_approve(*, actor: Actor, request_id: int, comment: str = "") -> EvictionRequest:
+    """Record an approval; with enough of them the request is scheduled (and starts if due)."""
+    from evictions.tasks import start_request
+
+    authorize(actor, APPROVE_PERM)
+    comment = _clean_comment(comment, required=False)
+    with transaction.atomic():
+        request = _locked(request_id)
+        policy = policy_for(request.cluster_id)
+        now = timezone.now()
+        existing = Approval.objects.filter(
+            request=request, pod__isnull=True, approver_id=getattr(actor, "pk", None)
+        ).first()
+        before = request_tally(request, policy, now)
+        _check_vote(
+            actor,
+            requester_id=request.requester_id,
+            existing=existing,
+            tally_now=before,
+            awaiting=request.status == RequestStatus.AWAITING_APPROVAL,
+            policy=policy,
+        )
+        _cast(request, None, actor, request.requester_id, Decision.APPROVE, comment, now, existing)
+        after = request_tally(request, policy, now)
+        audit_record(
+            actor=actor,
+            action="request.approve",
+            target=request,
+            cluster=request.cluster,
+            details={"comment": comment, "renewed": existing is not None, "approvals": after.words()},
+        )
+        if after.approved:
+            request.status = RequestStatus.SCHEDULED
+            request.approved_at = now
+            request.status_reason = f"Approved: {after.words()}"[:2000]
+            request.start_after = None
+            request.save(update_fields=["status", "approved_at", "status_reason", "start_after", "updated_at"])
+            notify("approved", request, f"approved by {actor}")
+            if request_is_due(request, now):
+                after_commit(start_request, request.pk)
+        else:
+            request.status_reason = after.words()[:2000]
+            request.save(update_fields=["status_reason", "updated_at"])
+    return request
+
+
+def request_reject(*, actor: Actor, request_id: int, comment: str) -> EvictionRequest:
+    """A rejection ends the request; the comment says why."""
+    authorize(actor, APPROVE_PERM)
+    comment = _clean_comment(comment, required=True)
+    with transaction.atomic():
+        request = _locked(request_id)
+        policy = policy_for(request.cluster_id)
+        now = timezone.now()
+        existing = Approval.objects.filter(
+            request=request, pod__isnull=True, approver_id=getattr(actor, "pk", None)
+        ).first()
+        _check_vote(
+            actor,
+            requester_id=request.requester_id,
+            existing=existing,
+            tally_now=request_tally(request, policy, now),
+            awaiting=request.status == RequestStatus.AWAITING_APPROVAL,
+            policy=policy,
+        )
+        _cast(request, None, actor, request.requester_id, Decision.REJECT, comment, now, existing)
+        request.status = RequestStatus.REJECTED
+        request.status_reason = f"Rejected by {actor}: {comment}"[:2000]
+        request.finished_at = now
+        request.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
+        audit_record(
+            actor=actor, action="request.reject", target=request, cluster=request.cluster, details={"comment": comment}
+        )
+        notify("rejected", request, f"rejected by {actor}: {comment}")
+    return request
+
+
+def requests_awaiting_me(user: object) -> list[EvictionRequest]:
+    """Requests this person may approve now: awaiting approval, not their own, and they are an allowed approver."""
+    if not getattr(user, "is_active", False) or not user.has_perm(APPROVE_PERM):  # type: ignore[attr-defined]
+        return []
+    waiting = (
+        EvictionRequest.objects.filter(status=RequestStatus.AWAITING_APPROVAL)
+        .exclude(requester=user)
+        .select_related("cluster", "requester")
+        .order_by("created_at", "id")[:200]
+    )
+    policies: dict[int, ApprovalPolicy] = {}
+    mine = []
+    for request in waiting:
+        policy = policies.setdefault(request.cluster_id, policy_for(request.cluster_id))
+        if approver_allowed(user, policy):
+            mine.append(request)
+    return mine
