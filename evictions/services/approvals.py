@@ -324,3 +324,23 @@ def requests_awaiting_me(user: object) -> list[EvictionRequest]:
         if approver_allowed(user, policy):
             mine.append(request)
     return mine
+
+
+def pod_deletes_awaiting_me(user: object) -> list[PodEviction]:
+    """Direct deletes asked for by someone else that this person may approve now."""
+    if not getattr(user, "is_active", False) or not user.has_perm(APPROVE_PERM):  # type: ignore[attr-defined]
+        return []
+    asked = (
+        PodEviction.objects.filter(delete_requested_at__isnull=False)
+        .exclude(delete_requested_by=user)
+        .exclude(delete_approvals__approver=user)
+        .select_related("request__cluster", "delete_requested_by")
+        .order_by("delete_requested_at", "id")[:200]
+    )
+    policies: dict[int, ApprovalPolicy] = {}
+    return [
+        pod
+        for pod in asked
+        if not pod.finished
+        and approver_allowed(user, policies.setdefault(pod.request.cluster_id, policy_for(pod.request.cluster_id)))
+    ]

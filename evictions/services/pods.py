@@ -16,7 +16,9 @@ from clusters.models import Cluster
 from evictions import ratelimit
 from evictions.models import (
     POD_WAITING_TO_TRY,
+    Approval,
     AttemptKind,
+    Decision,
     EvictionAttempt,
     EvictionRequest,
     PodEviction,
@@ -24,7 +26,7 @@ from evictions.models import (
     RequestStatus,
 )
 from evictions.outcomes import Next, Outcome, decide
-from evictions.services.common import WORKER, after_commit, authorize, endpoint
+from evictions.services.common import WORKER, after_commit, authorize, endpoint, notify
 from evictions.services.requests import _require_reason, request_refresh
 
 CLAIM_SECONDS = 45  # a worker that dies mid-attempt loses its claim after this (> rate-limit wait + one call)
@@ -378,8 +380,11 @@ def pod_skip(*, actor: Actor, pod_id: int, reason: str) -> PodEviction:
 def pod_force_delete(
     *, actor: Actor, pod_id: int, reason: str, confirm_name: str, grace_period_seconds: int | None = None
 ) -> PodEviction:
-    """Delete the pod directly (bypassing its budget), only the pod with the recorded UID. Operators only."""
-    from evictions.tasks import follow_request
+    """Delete the pod directly (bypassing its budget), only the pod with the recorded UID. Operators only.
+
+    On a cluster whose policy wants direct deletes approved, this records the ask instead (the pod's
+    delete_requested_* fields) and the delete happens when another person approves it."""
+    from evictions.services.approvals import policy_for
 
     authorize(actor, "evictions.force_delete_podeviction")
     reason = _require_reason(reason)
@@ -388,6 +393,133 @@ def pod_force_delete(
     pod = PodEviction.objects.select_related("request__cluster").get(pk=pod_id)
     if confirm_name != pod.name:
         raise ValidationError({"confirm_name": [f"Type the pod's name ({pod.name}) to confirm."]})
+    if pod.finished:
+        raise ValidationError({"status": [f"The pod is already {pod.get_status_display().lower()}."]})
+    if policy_for(pod.request.cluster_id).delete_needs_approval:
+        return _ask_delete_approval(actor, pod_id, reason, grace_period_seconds)
+    return _delete_directly(actor, pod_id, reason, grace_period_seconds)
+
+
+def _ask_delete_approval(actor: Actor, pod_id: int, reason: str, grace_period_seconds: int | None) -> PodEviction:
+    with transaction.atomic():
+        pod = _locked_pod(pod_id)
+        if pod.delete_requested_at is not None:
+            raise ValidationError(
+                {
+                    "status": [
+                        f"A direct delete of this pod already waits for approval (asked by {pod.delete_requested_by})."
+                    ]
+                }
+            )
+        pod.delete_requested_by = actor  # type: ignore[assignment]
+        pod.delete_requested_at = timezone.now()
+        pod.delete_reason = reason
+        pod.delete_grace_seconds = grace_period_seconds
+        pod.save(
+            update_fields=[
+                "delete_requested_by",
+                "delete_requested_at",
+                "delete_reason",
+                "delete_grace_seconds",
+                "updated_at",
+            ]
+        )
+        Approval.objects.filter(pod=pod).delete()  # votes on an earlier, rejected ask do not carry over
+        audit_record(
+            actor=actor,
+            action="pod.force_delete_requested",
+            target=pod,
+            cluster=pod.request.cluster,
+            details={
+                "pod": pod.key,
+                "request": pod.request_id,
+                "reason": reason,
+                "grace_period_seconds": grace_period_seconds,
+            },
+        )
+        notify("approval_requested", pod.request, f"{actor} asks to delete pod {pod.key} directly: {reason}")
+    return pod
+
+
+def pod_delete_approve(*, actor: Actor, pod_id: int, comment: str = "") -> PodEviction:
+    """Approve an asked-for direct delete; with enough approvals the pod is deleted now."""
+    from evictions.services.approvals import APPROVE_PERM, _cast, _clean_comment, approver_allowed, policy_for
+
+    authorize(actor, APPROVE_PERM)
+    comment = _clean_comment(comment, required=False)
+    with transaction.atomic():
+        pod = _locked_pod(pod_id)
+        policy = policy_for(pod.request.cluster_id)
+        _check_delete_vote(actor, pod, approver_allowed(actor, policy))
+        now = timezone.now()
+        _cast(pod.request, pod, actor, pod.delete_requested_by_id, Decision.APPROVE, comment, now, None)  # type: ignore[arg-type]
+        approvals = Approval.objects.filter(pod=pod, decision=Decision.APPROVE).count()
+        needed = max(1, policy.required_approvals)
+        audit_record(
+            actor=actor,
+            action="pod.force_delete_approve",
+            target=pod,
+            cluster=pod.request.cluster,
+            details={"pod": pod.key, "comment": comment, "approvals": approvals, "needed": needed},
+        )
+        asked_by, reason, grace = pod.delete_requested_by, pod.delete_reason, pod.delete_grace_seconds
+        if approvals < needed:
+            return pod
+        PodEviction.objects.filter(pk=pod.pk).update(delete_requested_at=None)
+    return _delete_directly(actor, pod_id, f"{reason} (asked by {asked_by}, approved by {actor})", grace)
+
+
+def pod_delete_reject(*, actor: Actor, pod_id: int, comment: str) -> PodEviction:
+    """Refuse an asked-for direct delete; the pod stays where it is and keeps waiting for its budget."""
+    from evictions.services.approvals import APPROVE_PERM, _cast, _clean_comment, approver_allowed, policy_for
+
+    authorize(actor, APPROVE_PERM)
+    comment = _clean_comment(comment, required=True)
+    with transaction.atomic():
+        pod = _locked_pod(pod_id)
+        _check_delete_vote(actor, pod, approver_allowed(actor, policy_for(pod.request.cluster_id)))
+        _cast(pod.request, pod, actor, pod.delete_requested_by_id, Decision.REJECT, comment, timezone.now(), None)  # type: ignore[arg-type]
+        pod.delete_requested_at = None
+        pod.note = f"Direct delete refused by {actor}: {comment}"[:2000]
+        pod.save(update_fields=["delete_requested_at", "note", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="pod.force_delete_reject",
+            target=pod,
+            cluster=pod.request.cluster,
+            details={"pod": pod.key, "comment": comment, "asked_by": str(pod.delete_requested_by)},
+        )
+    return pod
+
+
+def _check_delete_vote(actor: Actor, pod: PodEviction, allowed: bool) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from evictions.approvals import vote_refusal
+
+    voted = Approval.objects.filter(pod=pod, approver_id=getattr(actor, "pk", None)).exists()
+    refusal = vote_refusal(
+        voter_id=getattr(actor, "pk", 0),
+        requester_id=pod.delete_requested_by_id or 0,
+        voter_allowed=allowed,
+        already_voted=voted,
+        awaiting=pod.delete_requested_at is not None and not pod.finished,
+    )
+    if refusal is None:
+        return
+    if getattr(actor, "pk", None) == pod.delete_requested_by_id:
+        raise PermissionDenied("You cannot approve a direct delete you asked for; another person must.")
+    if not allowed:
+        raise PermissionDenied(refusal)
+    if not voted:
+        refusal = "No direct delete of this pod waits for approval."
+    raise ValidationError({"approval": [refusal]})
+
+
+def _delete_directly(actor: Actor, pod_id: int, reason: str, grace_period_seconds: int | None) -> PodEviction:
+    from evictions.tasks import follow_request
+
+    pod = PodEviction.objects.select_related("request__cluster").get(pk=pod_id)
     if pod.finished:
         raise ValidationError({"status": [f"The pod is already {pod.get_status_display().lower()}."]})
     cluster = pod.request.cluster
