@@ -188,3 +188,14 @@ def pod_rows(request: EvictionRequest) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def queue_position(request: EvictionRequest, now: datetime | None = None) -> int | None:
+    """1 for the next drain to start on its cluster, 2 behind it, …; None when the request is not in the line."""
+    from evictions.models import RequestKind, RequestStatus
+    from evictions.services.requests import drains_queued
+
+    if request.kind != RequestKind.DRAIN or request.status != RequestStatus.SCHEDULED:
+        return None
+    ids = list(drains_queued(request.cluster_id, now or timezone.now()).values_list("pk", flat=True)[:1000])
+    return ids.index(request.pk) + 1 if request.pk in ids else None
