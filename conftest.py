@@ -80,6 +80,16 @@ def viewer_api(vera):
     return client
 
 
+@pytest.fixture
+def webhook():
+    """A webhook receiver on 127.0.0.1 (tests/webhook.py): .url to configure, .bodies / .wait_for(n) to read,
+    .respond_with(status, times=n) to make it fail."""
+    from tests.webhook import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Row ids repeat from test to test; a value cached by one test must not answer the next."""

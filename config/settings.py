@@ -232,6 +232,9 @@ SPECTACULAR_SETTINGS = {
         "PodStatusEnum": "evictions.models.PodStatus",
         "RequestKindEnum": "evictions.models.RequestKind",
         "AttemptKindEnum": "evictions.models.AttemptKind",
+        "EndpointKindEnum": "notifications.models.EndpointKind",
+        "DeliveryStatusEnum": "notifications.models.DeliveryStatus",
+        "NotificationEventEnum": "notifications.events.Event",
     },
 }
 

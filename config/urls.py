@@ -12,10 +12,12 @@ from clusters import views as cluster_views
 from clusters.api import ClusterViewSet
 from config import views as core_views
 from evictions import api as eviction_api
+from notifications import api as notification_api
 
 router = DefaultRouter()
 router.register("clusters", ClusterViewSet, basename="cluster")
 eviction_api.register(router)
+notification_api.register(router)
 
 urlpatterns = [
     path("", core_views.dashboard, name="dashboard"),
@@ -34,6 +36,7 @@ urlpatterns = [
     path("clusters/<int:pk>/delete/", cluster_views.cluster_delete, name="cluster-delete"),
     path("clusters/<int:pk>/check/", cluster_views.cluster_check, name="cluster-check"),
     path("audit/", audit_views.audit_index, name="audit"),
+    path("notifications/", include("notifications.urls")),
     path("", include("evictions.urls")),
     path("approvals/", core_views.coming_soon, {"page": "Approvals"}, name="approvals"),
     path("schedule/", core_views.coming_soon, {"page": "Schedule"}, name="schedule"),

@@ -49,10 +49,6 @@ class NotificationEndpoint(models.Model):
         return self.name
 
     @property
-    def has_url(self) -> bool:
-        return bool(self.url_secret)
-
-    @property
     def email_list(self) -> list[str]:
         return [address.strip() for address in self.emails.split(",") if address.strip()]
 

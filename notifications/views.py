@@ -1,0 +1,104 @@
+"""Notification pages (admins): endpoints with add, edit and delete, and the delivery log. Thin, as the others."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from clusters.forms import add_errors
+from notifications import services
+from notifications.forms import DeliveryFilterForm, EndpointForm
+from notifications.models import DELIVERY_STATUS_COLOURS, NotificationEndpoint
+from notifications.selectors import DeliveryFilters, delivery_list, endpoint_list
+
+PAGE_SIZE = 50
+
+
+def _endpoint(pk: int) -> NotificationEndpoint:
+    return get_object_or_404(NotificationEndpoint.objects.select_related("cluster"), pk=pk)
+
+
+@login_required
+@permission_required("notifications.view_notificationendpoint", raise_exception=True)
+def notification_index(request: HttpRequest) -> HttpResponse:
+    endpoints = list(endpoint_list())
+    rows = [
+        (endpoint, DELIVERY_STATUS_COLOURS.get(endpoint.last_delivery_status or "", "grey")) for endpoint in endpoints
+    ]
+    return render(request, "notifications/list.html", {"rows": rows})
+
+
+@login_required
+@permission_required("notifications.add_notificationendpoint", raise_exception=True)
+def endpoint_add(request: HttpRequest) -> HttpResponse:
+    form = EndpointForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            endpoint = services.endpoint_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, f"Notification endpoint {endpoint.name} added.")
+            return redirect("notifications")
+    return render(request, "notifications/form.html", {"form": form, "title": "Add a notification endpoint"})
+
+
+@login_required
+@permission_required("notifications.change_notificationendpoint", raise_exception=True)
+def endpoint_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = _endpoint(pk)
+    initial = {
+        "name": endpoint.name,
+        "kind": endpoint.kind,
+        "cluster": endpoint.cluster_id,
+        "emails": endpoint.emails,
+        "events": endpoint.events,
+        "blocked_after_minutes": endpoint.blocked_after_minutes,
+        "enabled": endpoint.enabled,
+    }
+    form = EndpointForm(request.POST or None, initial=initial, endpoint=endpoint)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.endpoint_update(actor=request.user, endpoint=endpoint, **form.cleaned_data)
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, f"Notification endpoint {endpoint.name} updated.")
+            return redirect("notifications")
+    title = f"Edit {endpoint.name}"
+    return render(request, "notifications/form.html", {"form": form, "title": title, "endpoint": endpoint})
+
+
+@login_required
+@permission_required("notifications.delete_notificationendpoint", raise_exception=True)
+def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = _endpoint(pk)
+    if request.method == "POST":
+        services.endpoint_delete(actor=request.user, endpoint=endpoint)
+        messages.success(request, f"Notification endpoint {endpoint.name} deleted.")
+        return redirect("notifications")
+    return render(request, "notifications/delete.html", {"endpoint": endpoint})
+
+
+@login_required
+@permission_required("notifications.view_notificationdelivery", raise_exception=True)
+def delivery_index(request: HttpRequest) -> HttpResponse:
+    form = DeliveryFilterForm(request.GET or None)
+    filters = DeliveryFilters()
+    if form.is_bound and form.is_valid():
+        chosen = form.cleaned_data["endpoint"]
+        filters = DeliveryFilters(endpoint=chosen.pk if chosen else None, status=form.cleaned_data["status"])
+    page = Paginator(delivery_list(filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "rows": [(delivery, DELIVERY_STATUS_COLOURS.get(delivery.status, "grey")) for delivery in page],
+        "query": query.urlencode(),
+    }
+    return render(request, "notifications/deliveries.html", context)
