@@ -252,9 +252,19 @@ def requests_window_reopened(now: datetime | None = None) -> int:
                 continue
             request.status, request.pause_kind = RequestStatus.RUNNING, PauseKind.NONE
             request.window_ends_at, request.start_after = window.end, None
+            # The deadline counts time inside windows: a blocked pod gets its full time again in the new window.
+            request.deadline_at = now + timedelta(minutes=request.deadline_minutes)
             request.status_reason = ""
             request.save(
-                update_fields=["status", "pause_kind", "window_ends_at", "start_after", "status_reason", "updated_at"]
+                update_fields=[
+                    "status",
+                    "pause_kind",
+                    "window_ends_at",
+                    "start_after",
+                    "deadline_at",
+                    "status_reason",
+                    "updated_at",
+                ]
             )
             PodEviction.objects.filter(request=request, status__in=POD_WAITING_TO_TRY).update(next_attempt_at=now)
             audit_record(
