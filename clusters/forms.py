@@ -8,7 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from clusters.kubeconfig import MAX_KUBECONFIG_BYTES
-from clusters.services import MAX_QPS, ConnectionInput, connection_from_input
+from clusters.services import MAX_CONCURRENT_DRAINS, MAX_QPS, ConnectionInput, connection_from_input
 
 
 class SecretTextarea(forms.Textarea):
@@ -99,3 +99,10 @@ class ClusterEditForm(forms.Form):
         help_text="Leave blank to keep the stored credentials.",
     )
     qps_limit = forms.IntegerField(label="API requests per second", min_value=1, max_value=MAX_QPS)
+    max_concurrent_drains = forms.IntegerField(
+        label="Nodes drained at once",
+        required=False,  # blank keeps the current value
+        min_value=1,
+        max_value=MAX_CONCURRENT_DRAINS,
+        help_text="Further drains on this cluster wait in line, in the order they were submitted.",
+    )

@@ -22,6 +22,7 @@ from clusters.models import Cluster, CredentialKind, Credentials
 from clusters.validation import validate_api_url, validate_ca_pem, validate_cluster_name, validate_token
 
 MAX_QPS = 1000
+MAX_CONCURRENT_DRAINS = 100
 
 
 def _authorize(actor: Actor, perm: str) -> None:
@@ -78,6 +79,14 @@ def _validate_qps(qps_limit: Any) -> int:
     return qps_limit
 
 
+def _validate_drains(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONCURRENT_DRAINS:
+        raise ValidationError(
+            {"max_concurrent_drains": [f"Enter how many nodes may drain at once, 1 to {MAX_CONCURRENT_DRAINS}."]}
+        )
+    return value
+
+
 def _name_taken(name: str, exclude_pk: int | None = None) -> bool:
     others = Cluster.objects.filter(name=name)
     return (others.exclude(pk=exclude_pk) if exclude_pk is not None else others).exists()
@@ -131,6 +140,7 @@ def cluster_update(
     ca_pem: str | None = None,
     token: str | None = None,
     qps_limit: int | None = None,
+    max_concurrent_drains: int | None = None,
 ) -> Cluster:
     """Change what was given; a blank token keeps the stored one. Secrets appear in the audit only as 'replaced'."""
     _authorize(actor, "clusters.change_cluster")
@@ -157,6 +167,10 @@ def cluster_update(
             changes["credential_kind"] = CredentialKind.TOKEN
     if qps_limit is not None and qps_limit != cluster.qps_limit:
         changes["qps_limit"] = _collect(errors, "qps_limit", _validate_qps, qps_limit)
+    if max_concurrent_drains is not None and max_concurrent_drains != cluster.max_concurrent_drains:
+        changes["max_concurrent_drains"] = _collect(
+            errors, "max_concurrent_drains", _validate_drains, max_concurrent_drains
+        )
     if errors:
         raise ValidationError(errors)
     if not changes:

@@ -63,6 +63,7 @@ def cluster_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "api_url": cluster.api_url,
         "ca_pem": cluster.ca_pem,
         "qps_limit": cluster.qps_limit,
+        "max_concurrent_drains": cluster.max_concurrent_drains,
     }
     form = ClusterEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
