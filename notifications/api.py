@@ -26,13 +26,16 @@ from notifications.validation import MAX_BLOCKED_AFTER_MINUTES, MAX_URL_LENGTH
 VIEW_ENDPOINTS = "notifications.view_notificationendpoint"
 VIEW_DELIVERIES = "notifications.view_notificationdelivery"
 
-_CLUSTER_ERRORS = {"does_not_exist": "No cluster with id {pk_value}.", "incorrect_type": "Give the cluster's id."}
+_CLUSTER_ERRORS: dict[str, Any] = {
+    "does_not_exist": "No cluster with id {pk_value}.",
+    "incorrect_type": "Give the cluster's id.",
+}
 
 
 # ---- input --------------------------------------------------------------------------------------------------------
 
 
-class EndpointCreateSerializer(Strict):
+class NotificationEndpointCreateSerializer(Strict):
     name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=EndpointKind.choices)
     cluster = serializers.PrimaryKeyRelatedField(
@@ -61,7 +64,7 @@ class EndpointCreateSerializer(Strict):
     enabled = serializers.BooleanField(required=False, default=True)
 
 
-class EndpointUpdateSerializer(Strict):
+class NotificationEndpointUpdateSerializer(Strict):
     name = serializers.CharField(max_length=100, required=False)
     kind = serializers.ChoiceField(choices=EndpointKind.choices, required=False)
     cluster = serializers.PrimaryKeyRelatedField(
@@ -105,12 +108,12 @@ class DeliveryFiltersSerializer(Strict):
 # ---- output -------------------------------------------------------------------------------------------------------
 
 
-class EndpointSerializer(serializers.ModelSerializer):
+class NotificationEndpointSerializer(serializers.ModelSerializer):
     """An endpoint as an admin sees it: never its URL, only whether it has one."""
 
     cluster_name = serializers.SerializerMethodField()
     has_url = serializers.SerializerMethodField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SerializerMethodField()
     last_delivery_status = serializers.SerializerMethodField()
     last_delivery_at = serializers.SerializerMethodField()
 
@@ -139,6 +142,10 @@ class EndpointSerializer(serializers.ModelSerializer):
     def get_cluster_name(self, obj: NotificationEndpoint) -> str | None:
         return obj.cluster.name if obj.cluster_id and obj.cluster else None
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_created_by(self, obj: NotificationEndpoint) -> str | None:
+        return obj.created_by.get_username() if obj.created_by_id and obj.created_by else None
+
     @extend_schema_field(serializers.BooleanField())
     def get_has_url(self, obj: NotificationEndpoint) -> bool:
         return bool(obj.url_is_set) if hasattr(obj, "url_is_set") else bool(obj.url_secret)
@@ -153,7 +160,7 @@ class EndpointSerializer(serializers.ModelSerializer):
         return serializers.DateTimeField().to_representation(value) if value else None
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class NotificationDeliverySerializer(serializers.ModelSerializer):
     endpoint_name = serializers.CharField(source="endpoint.name", read_only=True)
 
     class Meta:
@@ -201,7 +208,7 @@ class CanViewDeliveries(_HasPerm):
 class NotificationEndpointViewSet(viewsets.GenericViewSet):
     """Webhook (Slack-compatible JSON) and e-mail endpoints; admins only. The URL is write-only."""
 
-    serializer_class = EndpointSerializer
+    serializer_class = NotificationEndpointSerializer
     permission_classes = [IsAuthenticated, CanViewEndpoints]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
@@ -214,37 +221,37 @@ class NotificationEndpointViewSet(viewsets.GenericViewSet):
             raise NotFound("No such notification endpoint.")
         return endpoint
 
-    @extend_schema(responses={200: EndpointSerializer(many=True)})
+    @extend_schema(responses={200: NotificationEndpointSerializer(many=True)})
     def list(self, request: Request) -> Response:
         rows = self.get_queryset()
         page = self.paginate_queryset(rows)
         if page is not None:
-            return self.get_paginated_response(EndpointSerializer(page, many=True).data)
-        return Response(EndpointSerializer(rows, many=True).data)
+            return self.get_paginated_response(NotificationEndpointSerializer(page, many=True).data)
+        return Response(NotificationEndpointSerializer(rows, many=True).data)
 
-    @extend_schema(request=EndpointCreateSerializer, responses={201: EndpointSerializer})
+    @extend_schema(request=NotificationEndpointCreateSerializer, responses={201: NotificationEndpointSerializer})
     def create(self, request: Request) -> Response:
         require_perm(request.user, services.ADD)
-        incoming = EndpointCreateSerializer(data=request.data)
+        incoming = NotificationEndpointCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         endpoint = services.endpoint_create(actor=request.user, **incoming.validated_data)
-        return Response(EndpointSerializer(self._one(endpoint.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(NotificationEndpointSerializer(self._one(endpoint.pk)).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={200: EndpointSerializer})
+    @extend_schema(responses={200: NotificationEndpointSerializer})
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return Response(EndpointSerializer(self._one(pk)).data)
+        return Response(NotificationEndpointSerializer(self._one(pk)).data)
 
-    @extend_schema(request=EndpointUpdateSerializer, responses={200: EndpointSerializer})
+    @extend_schema(request=NotificationEndpointUpdateSerializer, responses={200: NotificationEndpointSerializer})
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         endpoint = self._one(pk)
         require_perm(request.user, services.CHANGE)
-        incoming = EndpointUpdateSerializer(data=request.data)
+        incoming = NotificationEndpointUpdateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         changes = dict(incoming.validated_data)
         if "cluster" not in changes:
             changes["cluster"] = services.UNCHANGED
         services.endpoint_update(actor=request.user, endpoint=endpoint, **changes)
-        return Response(EndpointSerializer(self._one(endpoint.pk)).data)
+        return Response(NotificationEndpointSerializer(self._one(endpoint.pk)).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str | None = None) -> Response:
@@ -264,22 +271,22 @@ _DELIVERY_FILTERS = [
 class NotificationDeliveryViewSet(viewsets.GenericViewSet):
     """The delivery log, newest first: every notification, its attempts and the last error in words."""
 
-    serializer_class = DeliverySerializer
+    serializer_class = NotificationDeliverySerializer
     permission_classes = [IsAuthenticated, CanViewDeliveries]
     http_method_names = ["get", "head", "options"]
 
     def get_queryset(self) -> QuerySet[NotificationDelivery]:
         return delivery_list(DeliveryFilters())
 
-    @extend_schema(parameters=_DELIVERY_FILTERS, responses={200: DeliverySerializer(many=True)})
+    @extend_schema(parameters=_DELIVERY_FILTERS, responses={200: NotificationDeliverySerializer(many=True)})
     def list(self, request: Request) -> Response:
         incoming = DeliveryFiltersSerializer(data=request.query_params.dict())
         incoming.is_valid(raise_exception=True)
         rows = delivery_list(incoming.to_filters())
         page = self.paginate_queryset(rows)
         if page is not None:
-            return self.get_paginated_response(DeliverySerializer(page, many=True).data)
-        return Response(DeliverySerializer(rows, many=True).data)
+            return self.get_paginated_response(NotificationDeliverySerializer(page, many=True).data)
+        return Response(NotificationDeliverySerializer(rows, many=True).data)
 
 
 def register(router: DefaultRouter) -> None:

@@ -26,9 +26,9 @@ def _endpoint(pk: int) -> NotificationEndpoint:
 @permission_required("notifications.view_notificationendpoint", raise_exception=True)
 def notification_index(request: HttpRequest) -> HttpResponse:
     endpoints = list(endpoint_list())
-    rows = [
-        (endpoint, DELIVERY_STATUS_COLOURS.get(endpoint.last_delivery_status or "", "grey")) for endpoint in endpoints
-    ]
+    # last_delivery_status is annotated by the selector.
+    colours = [DELIVERY_STATUS_COLOURS.get(getattr(e, "last_delivery_status", None) or "", "grey") for e in endpoints]
+    rows = list(zip(endpoints, colours, strict=True))
     return render(request, "notifications/list.html", {"rows": rows})
 
 
