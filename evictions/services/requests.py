@@ -662,6 +662,9 @@ def request_cancel(*, actor: Actor, request_id: int, reason: str, uncordon: bool
             cluster=request.cluster,
             details={"reason": reason, "pods_cancelled": cancelled, "uncordon": uncordon},
         )
+        notify("finished", request, request.status_reason)
+        if request.kind == RequestKind.DRAIN:
+            _start_next_drains(request.cluster_id)
         if uncordon and request.kind == RequestKind.DRAIN and request.started_at:
             from evictions.tasks import uncordon_node
 
