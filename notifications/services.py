@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import smtplib
+import socket
+import ssl
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -17,6 +24,7 @@ from accounts.permissions import require_perm
 from audit.services import Actor, System, audit_record
 from clusters.crypto import SecretUnreadable
 from clusters.models import Cluster
+from clusters.validation import forbidden_address_reason
 from notifications import validation
 from notifications.events import EVENT_VALUES, Event
 from notifications.models import DeliveryStatus, EndpointKind, NotificationDelivery, NotificationEndpoint
@@ -196,9 +204,6 @@ def _walk(error: BaseException) -> list[BaseException]:
 
 def error_in_words(error: BaseException) -> str:
     """Reduce a transport exception to a few words: exception texts embed the URL, these words never do."""
-    import socket
-    import ssl
-
     chain = _walk(error)
     names = {type(item).__name__ for item in chain}
     for item in chain:
@@ -226,23 +231,19 @@ def error_in_words(error: BaseException) -> str:
 
 def _check_host(url: str) -> None:
     """Refuse, before connecting, a host name that resolves to a link-local, metadata or unspecified address."""
-    from urllib.parse import urlsplit
-
-    from django.core.exceptions import ValidationError
-
-    from clusters.validation import resolve_and_check
-
     parts = urlsplit(url)
     try:
-        resolve_and_check(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
-    except ValidationError:
-        raise SendFailed("the host resolves to a forbidden address (link-local, metadata or unspecified)") from None
+        infos = socket.getaddrinfo(parts.hostname or "", parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return  # an unresolvable host is reported by the connection attempt itself
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_loopback and forbidden_address_reason(address):
+            raise SendFailed("the host resolves to a forbidden address (link-local, metadata or unspecified)")
 
 
 def _post_webhook(url: str, payload: dict[str, Any]) -> int:
     """POST the JSON, no redirects followed; return the 2xx status or raise SendFailed in words."""
-    import requests
-
     _check_host(url)
     try:
         response = requests.post(
@@ -255,6 +256,8 @@ def _post_webhook(url: str, payload: dict[str, Any]) -> int:
         response.close()
     except requests.RequestException as error:
         raise SendFailed(error_in_words(error)) from None
+    except Exception as error:  # noqa: BLE001 - any exception text may hold the URL: words only, no traceback
+        raise SendFailed(error_in_words(error)) from None
     if 200 <= response.status_code < 300:
         return response.status_code
     if 300 <= response.status_code < 400:
@@ -263,10 +266,6 @@ def _post_webhook(url: str, payload: dict[str, Any]) -> int:
 
 
 def _send_email(addresses: list[str], payload: dict[str, Any]) -> None:
-    import smtplib
-
-    from django.core.mail import send_mail
-
     text = str(payload.get("text", ""))
     link = str(payload.get("drainboard", {}).get("url", ""))
     subject = text if len(text) <= 150 else text[:149] + "…"

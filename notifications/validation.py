@@ -54,7 +54,8 @@ def validate_webhook_url(url: Any) -> str:
         literal = ipaddress.ip_address(host)
     except ValueError:
         literal = None
-    if literal is not None:
+    # Loopback is allowed as 127.0.0.1 is (Python counts ::1 as reserved, which the shared check refuses).
+    if literal is not None and not literal.is_loopback:
         reason = forbidden_address_reason(literal)
         if reason:
             raise ValidationError(f"{reason} and is always refused.", code="forbidden_host")

@@ -246,3 +246,9 @@ def test_a_real_worker_delivers_on_the_notify_queue(webhook):
     assert body["drainboard"]["request_id"] == request.pk
     assert "notifications.tasks.deliver" in log
     assert webhook.secret not in log
+
+
+def test_a_webhook_on_localhost_is_allowed(webhook, request_row, enqueued):
+    delivery = _delivery(webhook.url.replace("127.0.0.1", "localhost"), request_row)
+    assert services.delivery_send(delivery_id=delivery.pk) == "sent"
+    assert len(webhook.received) == 1
