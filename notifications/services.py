@@ -299,7 +299,8 @@ def delivery_send(*, delivery_id: int) -> str:
     now = timezone.now()
     if not _claim(delivery_id, now):
         return "not_due"
-    delivery = NotificationDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    # The URL is read on its own below, so an undecryptable one is a recorded failure rather than a crash.
+    delivery = NotificationDelivery.objects.select_related("endpoint").defer("endpoint__url_secret").get(pk=delivery_id)
     endpoint = delivery.endpoint
     status_code: int | None = None
     try:
@@ -307,7 +308,7 @@ def delivery_send(*, delivery_id: int) -> str:
             raise SendFailed("the endpoint was disabled before sending")
         if endpoint.kind == EndpointKind.WEBHOOK:
             try:
-                url = endpoint.url_secret
+                url = NotificationEndpoint.objects.values_list("url_secret", flat=True).get(pk=endpoint.pk)
             except SecretUnreadable:
                 raise SendFailed("the stored URL cannot be decrypted with FIELD_ENCRYPTION_KEYS") from None
             if not url:

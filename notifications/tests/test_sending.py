@@ -252,3 +252,14 @@ def test_a_webhook_on_localhost_is_allowed(webhook, request_row, enqueued):
     delivery = _delivery(webhook.url.replace("127.0.0.1", "localhost"), request_row)
     assert services.delivery_send(delivery_id=delivery.pk) == "sent"
     assert len(webhook.received) == 1
+
+
+def test_a_url_that_cannot_be_decrypted_is_a_failure_in_words(webhook, request_row, enqueued, settings):
+    from cryptography.fernet import Fernet
+
+    delivery = _delivery(webhook.url, request_row)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    assert services.delivery_send(delivery_id=delivery.pk) == "pending"
+    delivery.refresh_from_db()
+    assert delivery.last_error == "the stored URL cannot be decrypted with FIELD_ENCRYPTION_KEYS"
+    assert webhook.received == []

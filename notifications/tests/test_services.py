@@ -439,3 +439,17 @@ def test_deleting_a_cluster_deletes_its_endpoints(alice, prod):
     everywhere = make_webhook(HOOK, name="everywhere")
     cluster_delete(actor=alice, cluster=prod)
     assert list(NotificationEndpoint.objects.all()) == [everywhere]
+
+
+def test_key_rotation_re_encrypts_webhook_urls(alice, settings):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    endpoint = services.endpoint_create(actor=alice, name="chat", kind="webhook", url=HOOK, events=["finished"])
+    new = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new, *settings.FIELD_ENCRYPTION_KEYS]
+    call_command("rotate_encryption_keys")
+    settings.FIELD_ENCRYPTION_KEYS = [new]
+    assert NotificationEndpoint.objects.get(pk=endpoint.pk).url_secret == HOOK
+    rotated = AuditEvent.objects.get(action="secrets.rotate").details["rows"]
+    assert rotated["notifications.NotificationEndpoint.url_secret"] == 1
