@@ -7,6 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from audit.services import System
 from notifications import services
 from notifications.models import NotificationDelivery, NotificationEndpoint
 from notifications.tests.helpers import make_request, make_webhook
@@ -75,9 +76,7 @@ def test_unknown_fields_and_bad_values_are_400_with_field_messages(api):
 
 
 def test_partial_update_keeps_the_url_unless_given(api):
-    endpoint = services.endpoint_create(
-        actor=services.System("test"), name="chat", kind="webhook", url=HOOK, events=["started"]
-    )
+    endpoint = services.endpoint_create(actor=System("test"), name="chat", kind="webhook", url=HOOK, events=["started"])
     response = api.patch(f"{URL}{endpoint.pk}/", {"name": "chat 2", "url": ""}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["name"] == "chat 2" and response.json()["has_url"] is True

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from notifications import services
 from notifications.models import DeliveryStatus, NotificationDelivery
+from notifications.services import sending
 from notifications.tests.helpers import make_email, make_request, make_webhook
 from tests.factories import ClusterFactory
 
@@ -121,7 +122,7 @@ def test_a_refused_connection_is_recorded_in_words(request_row, enqueued, caplog
 
 def test_a_slow_endpoint_times_out_in_words(webhook, request_row, enqueued, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setattr(services, "WEBHOOK_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(sending, "WEBHOOK_TIMEOUT_SECONDS", 0.3)
     webhook.respond_with(200, delay=1.5)
     delivery = _delivery(webhook.url, request_row)
     services.delivery_send(delivery_id=delivery.pk)
@@ -216,9 +217,9 @@ def test_the_tick_re_enqueues_due_deliveries_only(webhook, request_row, enqueued
 
 def test_a_claimed_delivery_whose_worker_died_is_due_again_after_the_claim(webhook, request_row, enqueued):
     delivery = _delivery(webhook.url, request_row)
-    assert services._claim(delivery.pk, timezone.now())
+    assert sending._claim(delivery.pk, timezone.now())
     assert services.delivery_send(delivery_id=delivery.pk) == "not_due"
-    assert services.deliveries_due(now=timezone.now() + timedelta(seconds=services.CLAIM_SECONDS + 1)) == 1
+    assert services.deliveries_due(now=timezone.now() + timedelta(seconds=sending.CLAIM_SECONDS + 1)) == 1
 
 
 # ---- a real worker ------------------------------------------------------------------------------------------------

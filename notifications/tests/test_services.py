@@ -16,6 +16,7 @@ from audit.services import System
 from notifications import services
 from notifications.events import Event
 from notifications.models import DeliveryStatus, EndpointKind, NotificationDelivery, NotificationEndpoint
+from notifications.services import notices
 from notifications.tests.helpers import make_blocked_pod, make_email, make_request, make_webhook
 from tests.factories import ClusterFactory
 
@@ -193,7 +194,7 @@ def test_a_broken_notification_never_breaks_the_callers_transaction(prod, rita, 
     def broken(**kwargs):
         raise RuntimeError("payload bug")
 
-    monkeypatch.setattr(services, "build_payload", broken)
+    monkeypatch.setattr(notices, "build_payload", broken)
     with transaction.atomic():
         assert services.notify(event="approved", request=request) == 0
         request.status_reason = "still writable"
@@ -297,7 +298,7 @@ def test_long_blocks_never_raise_into_the_tick(monkeypatch, caplog):
     def broken(now):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(services, "_notify_long_blocks", broken)
+    monkeypatch.setattr(notices, "_notify_long_blocks", broken)
     assert services.notify_long_blocks() == 0
     assert "notify_long_blocks failed" in caplog.text
 
