@@ -40,6 +40,7 @@ class ClusterSerializer(serializers.ModelSerializer):
             "ca_pem",
             "credential_kind",
             "qps_limit",
+            "max_concurrent_drains",
             "paused",
             "paused_reason",
             "status",
@@ -73,6 +74,12 @@ class ClusterUpdateSerializer(StrictSerializer):
     ca_pem = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     token = serializers.CharField(required=False, allow_blank=True, write_only=True)
     qps_limit = serializers.IntegerField(required=False, min_value=1, max_value=services.MAX_QPS)
+    max_concurrent_drains = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=services.MAX_CONCURRENT_DRAINS,
+        help_text="How many node drains may run at once on this cluster; later ones queue in submission order.",
+    )
 
 
 class CheckResultSerializer(serializers.Serializer):

@@ -1,19 +1,21 @@
-"""REST API for eviction requests and pod evictions: parse, check the role, call one service or selector, render."""
+"""REST API for eviction requests, pod evictions, approvals, approval policies and maintenance windows: parse,
+check the role, call one service or selector, render."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import MethodNotAllowed, NotFound
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,21 +24,34 @@ from rest_framework.routers import DefaultRouter
 from accounts.permissions import require_perm
 from clusters.models import Cluster
 from evictions.models import (
+    Approval,
+    ApprovalPolicy,
     EvictionAttempt,
     EvictionRequest,
+    MaintenanceWindow,
     PodEviction,
     RequestKind,
     RequestStatus,
+    Schedule,
+    WindowKind,
 )
 from evictions.planning import DrainOptions, PodTarget
-from evictions.selectors import RequestFilters, request_detail, request_list, request_progress
+from evictions.selectors import RequestFilters, queue_position, request_detail, request_list, request_progress
+from evictions.services import approvals as approval_services
 from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
+from evictions.services import windows as window_services
+from evictions.windows import next_opening
 
 VIEW = "evictions.view_evictionrequest"
 CREATE = "evictions.add_evictionrequest"
 INTERVENE = "evictions.intervene_evictionrequest"
 FORCE_DELETE = "evictions.force_delete_podeviction"
+APPROVE = approval_services.APPROVE_PERM
+CHANGE_POLICY = "evictions.change_approvalpolicy"
+ADD_WINDOW = "evictions.add_maintenancewindow"
+CHANGE_WINDOW = "evictions.change_maintenancewindow"
+DELETE_WINDOW = "evictions.delete_maintenancewindow"
 
 
 # ---- input --------------------------------------------------------------------------------------------------------
@@ -106,6 +121,12 @@ class EvictionRequestCreateSerializer(Strict):
     grace_period_seconds = serializers.IntegerField(required=False, allow_null=True, default=None)
     deadline_minutes = serializers.IntegerField(required=False, default=30)
     not_before = AwareDateTimeField(required=False, allow_null=True, default=None)
+    schedule = serializers.ChoiceField(
+        choices=Schedule.choices,
+        required=False,
+        help_text="now: as soon as approved; not_before: not before `not_before`; window: in the cluster's next "
+        "maintenance window. Absent: not_before when `not_before` is given, else now.",
+    )
     uncordon_when_done = serializers.BooleanField(required=False, default=False)
     dry_run = serializers.BooleanField(
         required=False, default=False, help_text="true: answer 200 with the plan only; nothing is stored."
@@ -130,6 +151,7 @@ class EvictionRequestCreateSerializer(Strict):
             deadline_minutes=data["deadline_minutes"],
             not_before=data["not_before"],
             uncordon_when_done=data["uncordon_when_done"],
+            schedule=data.get("schedule", ""),
         )
 
 
@@ -186,7 +208,134 @@ class ForceDeleteSerializer(ReasonSerializer):
     )
 
 
+class ApproveSerializer(Strict):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+
+
+class RejectSerializer(Strict):
+    comment = serializers.CharField(allow_blank=True, max_length=4000, help_text="Why; required.")
+
+
+class PolicyInputSerializer(Strict):
+    """A whole approval policy (PUT replaces it; absent fields take the built-in defaults)."""
+
+    required_approvals = serializers.IntegerField(help_text="0 (automatic) to 10 approvals by other people.")
+    approver_groups = serializers.ListField(
+        child=serializers.CharField(max_length=150),
+        required=False,
+        default=list,
+        max_length=100,
+        help_text="Group names; with approver_users empty too, every approver may approve.",
+    )
+    approver_users = serializers.ListField(
+        child=serializers.CharField(max_length=150),
+        required=False,
+        default=list,
+        max_length=100,
+        help_text="Usernames.",
+    )
+    delete_needs_approval = serializers.BooleanField(
+        required=False, default=False, help_text="A direct delete waits for another person's approval."
+    )
+    approval_valid_minutes = serializers.IntegerField(
+        required=False, default=24 * 60, help_text="An approval lapses if the request has not started by then."
+    )
+    windows_only = serializers.BooleanField(
+        required=False, default=False, help_text="Every request on the cluster must use schedule 'window'."
+    )
+
+    def to_input(self) -> approval_services.PolicyInput:
+        data = self.validated_data
+        return approval_services.PolicyInput(
+            required_approvals=data["required_approvals"],
+            approver_groups=tuple(data["approver_groups"]),
+            approver_users=tuple(data["approver_users"]),
+            delete_needs_approval=data["delete_needs_approval"],
+            approval_valid_minutes=data["approval_valid_minutes"],
+            windows_only=data["windows_only"],
+        )
+
+
+def _hh_mm(help_text: str) -> serializers.TimeField:
+    return serializers.TimeField(
+        required=False, allow_null=True, default=None, format="%H:%M", input_formats=["%H:%M"], help_text=help_text
+    )
+
+
+_WINDOW_FIELDS = ("kind", "label", "weekdays", "start_time", "end_time", "timezone", "starts_at", "ends_at")
+_KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    WindowKind.RECURRING: ("weekdays", "start_time", "end_time", "timezone"),
+    WindowKind.ONE_OFF: ("starts_at", "ends_at"),
+}
+
+
+# Named like the answer so that the request body and the answer share one WindowKind enum in the schema.
+@extend_schema_serializer(component_name="MaintenanceWindow")
+class WindowInputSerializer(Strict):
+    """A maintenance window as written: POST and PUT give all of it, PATCH only what changes."""
+
+    cluster = serializers.PrimaryKeyRelatedField(
+        queryset=Cluster.objects.all(),
+        required=False,
+        error_messages={"does_not_exist": "No cluster with id {pk_value}.", "incorrect_type": "Give the cluster's id."},
+        help_text="Required when creating; a window stays on its cluster.",
+    )
+    kind = serializers.ChoiceField(choices=WindowKind.choices)
+    label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")  # type: ignore[assignment]
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        default=list,
+        max_length=7,
+        help_text="Recurring: the days it opens, 0 = Monday … 6 = Sunday.",
+    )
+    start_time = _hh_mm("Recurring: HH:MM, local to `timezone`.")
+    end_time = _hh_mm("Recurring: HH:MM; at or before start_time it closes the next day.")
+    timezone = serializers.CharField(
+        max_length=64, required=False, default="UTC", help_text="Recurring: an IANA name such as Europe/Berlin."
+    )
+    starts_at = AwareDateTimeField(required=False, allow_null=True, default=None, help_text="One-off: opens.")
+    ends_at = AwareDateTimeField(required=False, allow_null=True, default=None, help_text="One-off: closes.")
+
+    def to_input(self, stored: MaintenanceWindow | None = None) -> window_services.WindowInput:
+        """The whole window: what was given, over what is stored (PATCH). Changing the kind drops the other kind's
+        stored fields, so a recurring window becomes a one-off one by giving only the new kind and its moments."""
+        given = {k: v for k, v in self.validated_data.items() if k in _WINDOW_FIELDS}
+        values: dict[str, Any] = {}
+        if stored is not None:
+            values = {name: getattr(stored, name) for name in _WINDOW_FIELDS}
+            kind = given.get("kind", stored.kind)
+            if kind != stored.kind:
+                for name in _KIND_FIELDS.get(stored.kind, ()):
+                    values.pop(name, None)
+        values.update(given)
+        return window_services.WindowInput(
+            kind=values.get("kind", ""),
+            label=values.get("label") or "",
+            weekdays=tuple(values.get("weekdays") or ()),
+            start_time=values.get("start_time"),
+            end_time=values.get("end_time"),
+            timezone=values.get("timezone") or "UTC",
+            starts_at=values.get("starts_at"),
+            ends_at=values.get("ends_at"),
+        )
+
+
+class WindowFiltersSerializer(Strict):
+    cluster = serializers.IntegerField(required=False, min_value=1)
+    limit = serializers.IntegerField(required=False, min_value=1)
+    offset = serializers.IntegerField(required=False, min_value=0)
+    format = serializers.CharField(required=False)
+
+
 # ---- output -------------------------------------------------------------------------------------------------------
+
+_VOTES = "request_votes"  # prefetched to_attr names
+_DELETE_VOTES = "delete_votes"
+
+
+def _votes() -> QuerySet[Approval]:
+    return Approval.objects.select_related("approver").order_by("created_at", "id")
 
 
 class EvictionAttemptSerializer(serializers.ModelSerializer):
@@ -209,9 +358,29 @@ class EvictionAttemptSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ApprovalSerializer(serializers.ModelSerializer):
+    """One person's vote."""
+
+    approver = serializers.CharField(source="approver.username", read_only=True)
+
+    class Meta:
+        model = Approval
+        fields = ["approver", "decision", "comment", "created_at"]
+        read_only_fields = fields
+
+
 class PodEvictionSerializer(serializers.ModelSerializer):
     attempt_count = serializers.IntegerField(source="attempts", read_only=True)
     attempts = EvictionAttemptSerializer(source="attempt_log", many=True, read_only=True)
+    delete_requested_by = serializers.CharField(
+        source="delete_requested_by.username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who asked for a direct delete that waits for approval (kept after it is decided).",
+    )
+    delete_approvals = serializers.SerializerMethodField(
+        help_text="Votes on the asked-for direct delete, oldest first."
+    )
 
     class Meta:
         model = PodEviction
@@ -236,11 +405,24 @@ class PodEvictionSerializer(serializers.ModelSerializer):
             "eviction_accepted_at",
             "finished_at",
             "seconds_to_evict",
+            "delete_requested_by",
+            "delete_requested_at",
+            "delete_reason",
+            "delete_approvals",
             "created_at",
             "updated_at",
             "attempts",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(ApprovalSerializer(many=True))
+    def get_delete_approvals(self, obj: PodEviction) -> list[dict[str, Any]]:
+        if obj.delete_requested_by_id is None:  # never asked: no votes
+            return []
+        votes = getattr(obj, _DELETE_VOTES, None)
+        if votes is None:  # not prefetched by the view
+            votes = list(_votes().filter(pod=obj))
+        return list(ApprovalSerializer(votes, many=True).data)
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -271,7 +453,11 @@ _REQUEST_FIELDS = [
     "grace_period_seconds",
     "deadline_minutes",
     "not_before",
+    "schedule",
     "uncordon_when_done",
+    "approved_at",
+    "approvals",
+    "window_ends_at",
     "created_at",
     "started_at",
     "deadline_at",
@@ -287,11 +473,19 @@ class EvictionRequestSerializer(serializers.ModelSerializer):
     cluster_name = serializers.CharField(source="cluster.name", read_only=True)
     requester = serializers.CharField(source="requester.username", read_only=True)  # type: ignore[assignment]
     progress = serializers.SerializerMethodField()
+    approvals = serializers.SerializerMethodField()
 
     class Meta:
         model = EvictionRequest
         fields = _REQUEST_FIELDS
         read_only_fields = fields
+
+    @extend_schema_field(ApprovalSerializer(many=True))
+    def get_approvals(self, obj: EvictionRequest) -> list[dict[str, Any]]:
+        votes = getattr(obj, _VOTES, None)
+        if votes is None:  # not prefetched by the view
+            votes = list(_votes().filter(request=obj, pod__isnull=True))
+        return list(ApprovalSerializer(votes, many=True).data)
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, obj: EvictionRequest) -> dict[str, int]:
@@ -305,15 +499,36 @@ class EvictionRequestSerializer(serializers.ModelSerializer):
         }
 
 
+_BEFORE_START = {RequestStatus.AWAITING_APPROVAL, RequestStatus.SCHEDULED, RequestStatus.PAUSED}
+
+
 class EvictionRequestDetailSerializer(EvictionRequestSerializer):
     """A request with its plan, and every pod eviction with every attempt (from `request_detail`)."""
 
     pods = PodEvictionSerializer(many=True, read_only=True)
+    approval_state = serializers.SerializerMethodField(
+        help_text="Before the request starts: the approvals that hold now, in words; null once it started or ended."
+    )
+    queue_position = serializers.SerializerMethodField(
+        help_text="A scheduled drain waiting for its turn on the cluster: 1 is next; otherwise null."
+    )
 
     class Meta:
         model = EvictionRequest
-        fields = [*_REQUEST_FIELDS, "plan", "pods"]
+        fields = [*_REQUEST_FIELDS, "approval_state", "queue_position", "plan", "pods"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_approval_state(self, obj: EvictionRequest) -> str | None:
+        # Once it started, the votes that let it start are history (`approvals`, `approved_at`); the current policy
+        # would judge them again and could call an approval that did its job "expired".
+        if obj.started_at is not None or obj.status not in _BEFORE_START:
+            return None
+        return approval_services.request_tally(obj).words()
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_queue_position(self, obj: EvictionRequest) -> int | None:
+        return queue_position(obj)
 
     @extend_schema_field(ProgressDetailSerializer)
     def get_progress(self, obj: EvictionRequest) -> dict[str, int]:
@@ -345,7 +560,111 @@ class PlanSerializer(serializers.Serializer):
     )
 
 
+class PolicySerializer(serializers.Serializer):
+    """An approval policy as it applies: `source` says whether it is the cluster's own, the default, or built in."""
+
+    scope = serializers.CharField(help_text="'default', or the cluster's id.")
+    # DRF's metaclass moves declared fields into _declared_fields, so this does not shadow Field.source.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=[("cluster", "The cluster's own"), ("default", "The default"), ("built-in", "Built in")],
+        help_text="cluster: its own policy; default: the default policy; built-in: no policy is stored "
+        "(no approval needed).",
+    )
+    cluster = serializers.IntegerField(allow_null=True, help_text="The cluster asked about; null for the default.")
+    cluster_name = serializers.CharField(allow_null=True)
+    required_approvals = serializers.IntegerField()
+    approver_groups = serializers.ListField(child=serializers.CharField())
+    approver_users = serializers.ListField(child=serializers.CharField())
+    delete_needs_approval = serializers.BooleanField()
+    approval_valid_minutes = serializers.IntegerField()
+    windows_only = serializers.BooleanField()
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+def _policy_answer(policy: ApprovalPolicy, cluster: Cluster | None) -> dict[str, Any]:
+    stored = policy.pk is not None
+    return {
+        "scope": str(cluster.pk) if cluster else "default",
+        "source": ("cluster" if policy.cluster_id else "default") if stored else "built-in",
+        "cluster": cluster.pk if cluster else None,
+        "cluster_name": cluster.name if cluster else None,
+        "required_approvals": policy.required_approvals,
+        "approver_groups": sorted(g.name for g in policy.approver_groups.all()) if stored else [],
+        "approver_users": sorted(u.get_username() for u in policy.approver_users.all()) if stored else [],
+        "delete_needs_approval": policy.delete_needs_approval,
+        "approval_valid_minutes": policy.approval_valid_minutes,
+        "windows_only": policy.windows_only,
+        "updated_at": policy.updated_at if stored else None,
+    }
+
+
+class IntervalSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(default_timezone=UTC)
+    end = serializers.DateTimeField(default_timezone=UTC)
+
+
+class MaintenanceWindowSerializer(serializers.ModelSerializer):
+    cluster_name = serializers.CharField(source="cluster.name", read_only=True)
+    weekdays = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+    start_time = serializers.TimeField(read_only=True, allow_null=True, format="%H:%M")
+    end_time = serializers.TimeField(read_only=True, allow_null=True, format="%H:%M")
+    description = serializers.SerializerMethodField(help_text="The window in words.")
+    next_opening = serializers.SerializerMethodField(
+        help_text="This window's opening that is open now or opens next (in UTC); null if none in the next 15 days."
+    )
+    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = [
+            "id",
+            "cluster",
+            "cluster_name",
+            "kind",
+            "label",
+            "description",
+            "weekdays",
+            "start_time",
+            "end_time",
+            "timezone",
+            "starts_at",
+            "ends_at",
+            "next_opening",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_description(self, obj: MaintenanceWindow) -> str:
+        return f"{obj.label}: {obj}" if obj.label else str(obj)
+
+    @extend_schema_field(IntervalSerializer(allow_null=True))
+    def get_next_opening(self, obj: MaintenanceWindow) -> dict[str, Any] | None:
+        upcoming = next_opening([window_services.spec_of(obj)], timezone.now())
+        return dict(IntervalSerializer(upcoming).data) if upcoming else None
+
+
+class InboxSerializer(serializers.Serializer):
+    requests = EvictionRequestSerializer(many=True, help_text="Requests awaiting your approval, oldest first.")
+    pod_deletes = PodEvictionSerializer(many=True, help_text="Direct deletes awaiting your approval, oldest first.")
+
+
 # ---- views --------------------------------------------------------------------------------------------------------
+
+
+def _votes_prefetch() -> Prefetch:
+    """Requests' own votes (not those on direct deletes of their pods), as `approvals` shows them."""
+    return Prefetch("approvals", queryset=_votes().filter(pod__isnull=True), to_attr=_VOTES)
+
+
+def _pod_extras(pods: list[PodEviction]) -> None:
+    """Who asked for a direct delete and the votes on it, in two queries, only for pods where one was asked."""
+    asked = [p for p in pods if p.delete_requested_by_id is not None]
+    if asked:
+        prefetch_related_objects(
+            asked, "delete_requested_by", Prefetch("delete_approvals", queryset=_votes(), to_attr=_DELETE_VOTES)
+        )
 
 
 class CanViewEvictions(BasePermission):
@@ -363,6 +682,14 @@ def _with_nested_option_errors(error: DjangoValidationError) -> DjangoValidation
     detail["options"] = {"pod_selector": detail.pop("pod_selector")}
     return serializers.ValidationError(detail)
 
+
+_SCOPE = OpenApiParameter(
+    "scope",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="'default', or a cluster's id.",
+    pattern=r"^(default|\d+)$",
+)
 
 _REQUEST_FILTERS = [
     OpenApiParameter("cluster", OpenApiTypes.INT, description="Cluster id."),
@@ -387,9 +714,12 @@ class EvictionRequestViewSet(viewsets.GenericViewSet):
 
     def _detail(self, pk: Any) -> EvictionRequest:
         try:
-            return request_detail(int(pk))
+            request = request_detail(int(pk))
         except (EvictionRequest.DoesNotExist, ValueError, TypeError):
             raise NotFound("No such request.") from None
+        prefetch_related_objects([request], _votes_prefetch())
+        _pod_extras(list(request.pods.all()))
+        return request
 
     def _exists(self, pk: Any) -> int:
         if not EvictionRequest.objects.filter(pk=pk).exists():
@@ -403,7 +733,7 @@ class EvictionRequestViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         incoming = RequestFiltersSerializer(data=request.query_params.dict())
         incoming.is_valid(raise_exception=True)
-        rows = request_list(incoming.to_filters())
+        rows = request_list(incoming.to_filters()).prefetch_related(_votes_prefetch())
         page = self.paginate_queryset(rows)
         if page is not None:
             return self.get_paginated_response(EvictionRequestSerializer(page, many=True).data)
@@ -435,6 +765,41 @@ class EvictionRequestViewSet(viewsets.GenericViewSet):
     @extend_schema(responses={200: EvictionRequestDetailSerializer})
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         return Response(EvictionRequestDetailSerializer(self._detail(pk)).data)
+
+    @extend_schema(
+        request=ApproveSerializer,
+        responses={200: EvictionRequestDetailSerializer},
+        description="Approve another person's request (approvers and admins allowed by the cluster's policy). With "
+        "enough approvals it is scheduled. Your own request: 403; a second vote: 400.",
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        return _act(
+            self,
+            request,
+            pk,
+            perm=APPROVE,
+            body=ApproveSerializer,
+            service=approval_services.request_approve,
+            id_field="request_id",
+        )
+
+    @extend_schema(
+        request=RejectSerializer,
+        responses={200: EvictionRequestDetailSerializer},
+        description="Reject another person's request: it ends as `rejected`. The comment is required.",
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str | None = None) -> Response:
+        return _act(
+            self,
+            request,
+            pk,
+            perm=APPROVE,
+            body=RejectSerializer,
+            service=approval_services.request_reject,
+            id_field="request_id",
+        )
 
     @extend_schema(request=ReasonSerializer, responses={200: EvictionRequestDetailSerializer})
     @action(detail=True, methods=["post"])
@@ -512,7 +877,8 @@ class PodEvictionViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet[PodEviction]:
         attempts = Prefetch("attempt_log", queryset=EvictionAttempt.objects.order_by("at", "id"))
-        return PodEviction.objects.prefetch_related(attempts)
+        votes = Prefetch("delete_approvals", queryset=_votes(), to_attr=_DELETE_VOTES)
+        return PodEviction.objects.select_related("delete_requested_by").prefetch_related(attempts, votes)
 
     def _exists(self, pk: Any) -> int:
         if not PodEviction.objects.filter(pk=pk).exists():
@@ -551,9 +917,11 @@ class PodEvictionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request=ForceDeleteSerializer,
-        responses={200: PodEvictionSerializer},
+        responses={200: PodEvictionSerializer, 202: PodEvictionSerializer},
         description="Delete the pod directly, bypassing its disruption budget (only the pod with the recorded UID). "
-        "`confirm_name` must repeat the pod's name.",
+        "`confirm_name` must repeat the pod's name. 200: deleted. 202: the cluster's policy wants direct deletes "
+        "approved, so the ask is recorded (`delete_requested_by`, `delete_requested_at`) and the pod is deleted "
+        "when another person approves it (`approve-delete`).",
     )
     @action(detail=True, methods=["post"], url_path="force-delete", url_name="force-delete")
     def force_delete(self, request: Request, pk: str | None = None) -> Response:
@@ -565,23 +933,263 @@ class PodEvictionViewSet(viewsets.GenericViewSet):
             body=ForceDeleteSerializer,
             service=pod_services.pod_force_delete,
             id_field="pod_id",
+            accepted=lambda pod: pod.delete_requested_at is not None,
+        )
+
+    @extend_schema(
+        request=ApproveSerializer,
+        responses={200: PodEvictionSerializer},
+        description="Approve a direct delete another person asked for. With enough approvals (the policy's "
+        "required_approvals, at least 1) the pod is deleted now; a refusal by the cluster is a 400 in `status`.",
+    )
+    @action(detail=True, methods=["post"], url_path="approve-delete", url_name="approve-delete")
+    def approve_delete(self, request: Request, pk: str | None = None) -> Response:
+        return _act(
+            self,
+            request,
+            pk,
+            perm=APPROVE,
+            body=ApproveSerializer,
+            service=pod_services.pod_delete_approve,
+            id_field="pod_id",
+        )
+
+    @extend_schema(
+        request=RejectSerializer,
+        responses={200: PodEvictionSerializer},
+        description="Refuse a direct delete another person asked for; the pod keeps waiting for its budget.",
+    )
+    @action(detail=True, methods=["post"], url_path="reject-delete", url_name="reject-delete")
+    def reject_delete(self, request: Request, pk: str | None = None) -> Response:
+        return _act(
+            self,
+            request,
+            pk,
+            perm=APPROVE,
+            body=RejectSerializer,
+            service=pod_services.pod_delete_reject,
+            id_field="pod_id",
         )
 
 
+class ApprovalViewSet(viewsets.GenericViewSet):
+    """What the caller may approve now."""
+
+    serializer_class = InboxSerializer
+    permission_classes = [IsAuthenticated, CanViewEvictions]
+
+    @extend_schema(
+        responses={200: InboxSerializer},
+        description="Requests and direct deletes awaiting your approval: asked by someone else, and the cluster's "
+        "policy lets you approve. Empty for people without the approver role. At most 200 of each.",
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def inbox(self, request: Request) -> Response:
+        requests = approval_services.requests_awaiting_me(request.user)
+        prefetch_related_objects(requests, _votes_prefetch())
+        pods = approval_services.pod_deletes_awaiting_me(request.user)
+        attempts = Prefetch("attempt_log", queryset=EvictionAttempt.objects.order_by("at", "id"))
+        prefetch_related_objects(pods, attempts)
+        _pod_extras(pods)
+        return Response(InboxSerializer({"requests": requests, "pod_deletes": pods}).data)
+
+
+class PolicyViewSet(viewsets.GenericViewSet):
+    """Approval policies: `default` (clusters without their own) or a cluster's id. Reading shows the policy that
+    applies; writing needs the admin role."""
+
+    serializer_class = PolicySerializer
+    permission_classes = [IsAuthenticated, CanViewEvictions]
+    lookup_url_kwarg = "scope"
+    pagination_class = None
+    lookup_value_regex = r"default|\d+"
+    http_method_names = ["get", "put", "delete", "head", "options"]
+
+    def _cluster(self, scope: Any) -> Cluster | None:
+        if scope == "default":
+            return None
+        cluster = Cluster.objects.filter(pk=int(scope)).first() if str(scope).isdigit() else None
+        if cluster is None:
+            raise NotFound("No such cluster.")
+        return cluster
+
+    def _answer(self, cluster: Cluster | None) -> Response:
+        policy = approval_services.policy_for(cluster.pk if cluster else None)
+        return Response(PolicySerializer(_policy_answer(policy, cluster)).data)
+
+    @extend_schema(
+        responses={200: PolicySerializer(many=True)},
+        description="The default policy (or the built-in one when none is stored) and every cluster's own.",
+    )
+    def list(self, request: Request) -> Response:
+        default = approval_services.policy_for(None)
+        own = ApprovalPolicy.objects.filter(cluster__isnull=False).select_related("cluster").order_by("cluster__name")
+        own = own.prefetch_related("approver_groups", "approver_users")
+        rows = [_policy_answer(default, None), *(_policy_answer(p, p.cluster) for p in own)]
+        return Response(PolicySerializer(rows, many=True).data)
+
+    @extend_schema(
+        parameters=[_SCOPE],
+        responses={200: PolicySerializer},
+        description="The policy that applies to the cluster (its own, else the default, else built in), or the "
+        "default.",
+    )
+    def retrieve(self, request: Request, scope: str | None = None) -> Response:
+        return self._answer(self._cluster(scope))
+
+    @extend_schema(
+        parameters=[_SCOPE],
+        request=PolicyInputSerializer,
+        responses={200: PolicySerializer},
+        description="Replace the cluster's own policy (creating it), or the default one. Groups and users by name.",
+    )
+    def update(self, request: Request, scope: str | None = None) -> Response:
+        cluster = self._cluster(scope)
+        require_perm(request.user, CHANGE_POLICY)
+        incoming = PolicyInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        approval_services.policy_set(
+            actor=request.user, cluster_id=cluster.pk if cluster else None, data=incoming.to_input()
+        )
+        return self._answer(cluster)
+
+    @extend_schema(
+        parameters=[_SCOPE],
+        request=None,
+        responses={200: PolicySerializer},
+        description="Drop the cluster's own policy: the default applies again (the answer shows it). "
+        "The default policy itself is not deleted (405): PUT it with required_approvals 0.",
+    )
+    def destroy(self, request: Request, scope: str | None = None) -> Response:
+        cluster = self._cluster(scope)
+        if cluster is None:
+            raise MethodNotAllowed("DELETE", detail="The default policy stays; PUT it with required_approvals 0.")
+        require_perm(request.user, CHANGE_POLICY)
+        approval_services.policy_reset(actor=request.user, cluster_id=cluster.pk)
+        return self._answer(cluster)
+
+
+class MaintenanceWindowViewSet(viewsets.GenericViewSet):
+    """Maintenance windows per cluster. Everyone reads; admins write. Every change is audited, and requests waiting
+    for a window look again at once."""
+
+    serializer_class = MaintenanceWindowSerializer
+    permission_classes = [IsAuthenticated, CanViewEvictions]
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[MaintenanceWindow]:
+        return MaintenanceWindow.objects.select_related("cluster", "created_by").order_by("cluster__name", "id")
+
+    def _window(self, pk: Any) -> MaintenanceWindow:
+        window = self.get_queryset().filter(pk=pk).first()
+        if window is None:
+            raise NotFound("No such window.")
+        return window
+
+    @extend_schema(
+        parameters=[OpenApiParameter("cluster", OpenApiTypes.INT, description="Cluster id.")],
+        responses={200: MaintenanceWindowSerializer(many=True)},
+    )
+    def list(self, request: Request) -> Response:
+        incoming = WindowFiltersSerializer(data=request.query_params.dict())
+        incoming.is_valid(raise_exception=True)
+        rows = self.get_queryset()
+        if incoming.validated_data.get("cluster"):
+            rows = rows.filter(cluster_id=incoming.validated_data["cluster"])
+        page = self.paginate_queryset(rows)
+        if page is not None:
+            return self.get_paginated_response(MaintenanceWindowSerializer(page, many=True).data)
+        return Response(MaintenanceWindowSerializer(rows, many=True).data)
+
+    @extend_schema(
+        request=WindowInputSerializer,
+        responses={201: MaintenanceWindowSerializer},
+        description="Recurring: `weekdays`, `start_time`, `end_time` (HH:MM) and `timezone`. One-off: `starts_at` and "
+        "`ends_at` with their zone, at most 14 days apart.",
+    )
+    def create(self, request: Request) -> Response:
+        require_perm(request.user, ADD_WINDOW)
+        incoming = WindowInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        cluster = incoming.validated_data.get("cluster")
+        if cluster is None:
+            raise serializers.ValidationError({"cluster": ["This field is required."]})
+        window = window_services.window_create(actor=request.user, cluster_id=cluster.pk, data=incoming.to_input())
+        return Response(MaintenanceWindowSerializer(self._window(window.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: MaintenanceWindowSerializer})
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return Response(MaintenanceWindowSerializer(self._window(pk)).data)
+
+    def _change(self, request: Request, pk: Any, *, partial: bool) -> Response:
+        stored = self._window(pk)
+        require_perm(request.user, CHANGE_WINDOW)
+        incoming = WindowInputSerializer(data=request.data, partial=partial)
+        incoming.is_valid(raise_exception=True)
+        cluster = incoming.validated_data.get("cluster")
+        if cluster is not None and cluster.pk != stored.cluster_id:
+            raise serializers.ValidationError(
+                {"cluster": ["A window stays on its cluster: delete it and create one on the other cluster."]}
+            )
+        data = incoming.to_input(stored if partial else None)
+        window_services.window_update(actor=request.user, window_id=stored.pk, data=data)
+        return Response(MaintenanceWindowSerializer(self._window(stored.pk)).data)
+
+    @extend_schema(
+        request=WindowInputSerializer,
+        responses={200: MaintenanceWindowSerializer},
+        description="Replace the window (its cluster stays).",
+    )
+    def update(self, request: Request, pk: str | None = None) -> Response:
+        return self._change(request, pk, partial=False)
+
+    @extend_schema(
+        request=WindowInputSerializer,
+        responses={200: MaintenanceWindowSerializer},
+        description="Change only the fields given; the rest keep their stored values. Changing `kind` drops the "
+        "other kind's fields.",
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        return self._change(request, pk, partial=True)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        stored = self._window(pk)
+        require_perm(request.user, DELETE_WINDOW)
+        window_services.window_delete(actor=request.user, window_id=stored.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 def _act(
-    view: Any, request: Request, pk: Any, *, perm: str, body: type[serializers.Serializer], service: Any, id_field: str
+    view: Any,
+    request: Request,
+    pk: Any,
+    *,
+    perm: str,
+    body: type[serializers.Serializer],
+    service: Any,
+    id_field: str,
+    accepted: Callable[[Any], bool] | None = None,
 ) -> Response:
     """An intervention: the object must exist, the role must allow it (before the body is read), the body must be
-    valid, then one service call; the answer is the object as it is now."""
+    valid, then one service call; the answer is the object as it is now (202 when `accepted` says the service only
+    recorded the ask)."""
     object_id = view._exists(pk)
     require_perm(request.user, perm)
     incoming = body(data=request.data)
     incoming.is_valid(raise_exception=True)
-    service(actor=request.user, **{id_field: object_id}, **incoming.validated_data)
-    return view._answer(object_id)
+    result = service(actor=request.user, **{id_field: object_id}, **incoming.validated_data)
+    answer = view._answer(object_id)
+    if accepted is not None and accepted(result):
+        answer.status_code = status.HTTP_202_ACCEPTED
+    return answer
 
 
 def register(router: DefaultRouter) -> None:
     """Add this app's viewsets to the /api/v1/ router."""
     router.register("requests", EvictionRequestViewSet, basename="request")
     router.register("evictions", PodEvictionViewSet, basename="podeviction")
+    router.register("approvals", ApprovalViewSet, basename="approval")
+    router.register("policies", PolicyViewSet, basename="policy")
+    router.register("windows", MaintenanceWindowViewSet, basename="window")
