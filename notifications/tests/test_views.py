@@ -139,3 +139,12 @@ def test_the_delivery_log_paginates(admin_client, rita):
     html = admin_client.get("/notifications/deliveries/").content.decode()
     assert "Page 1 of 2 (55 deliveries)" in html
     assert "Page 2 of 2" in admin_client.get("/notifications/deliveries/?page=2").content.decode()
+
+
+def test_the_delivery_log_does_not_grow_queries_with_rows(admin_client, rita, django_assert_max_num_queries):
+    for index in range(5):
+        make_webhook(HOOK, name=f"hook {index}", events=["started"])
+    for _ in range(4):
+        services.notify(event="started", request=make_request(ClusterFactory(), rita))
+    with django_assert_max_num_queries(10):
+        assert admin_client.get("/notifications/deliveries/").status_code == 200
