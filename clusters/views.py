@@ -14,6 +14,7 @@ from clusters import services
 from clusters.forms import ClusterEditForm, ClusterForm, add_errors
 from clusters.models import Cluster
 from clusters.selectors import cluster_list
+from evictions.selectors import cluster_policy, cluster_windows
 
 
 @login_required
@@ -27,7 +28,8 @@ def cluster_index(request: HttpRequest) -> HttpResponse:
 def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster, pk=pk)
     events = audit_events_for_cluster(cluster_id=cluster.pk, limit=50)
-    return render(request, "clusters/detail.html", {"cluster": cluster, "events": events})
+    context = {"cluster": cluster, "events": events, "windows": cluster_windows(cluster), **cluster_policy(cluster)}
+    return render(request, "clusters/detail.html", context)
 
 
 @login_required

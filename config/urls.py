@@ -38,8 +38,6 @@ urlpatterns = [
     path("audit/", audit_views.audit_index, name="audit"),
     path("notifications/", include("notifications.urls")),
     path("", include("evictions.urls")),
-    path("approvals/", core_views.coming_soon, {"page": "Approvals"}, name="approvals"),
-    path("schedule/", core_views.coming_soon, {"page": "Schedule"}, name="schedule"),
     path("api/v1/", include((router.urls, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -9,11 +9,14 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from accounts.roles import ROLES
 from clusters.models import Cluster
-from evictions.models import RequestKind, RequestStatus
+from evictions.models import WEEKDAY_NAMES, ApprovalPolicy, RequestKind, RequestStatus, Schedule, WindowKind
 from evictions.planning import DrainOptions, PodTarget
 from evictions.selectors import RequestFilters
+from evictions.services.approvals import MAX_REQUIRED_APPROVALS, MAX_VALID_MINUTES, PolicyInput
 from evictions.services.requests import MAX_TARGETS, RequestInput
+from evictions.services.windows import WindowInput
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -128,12 +131,23 @@ class RequestForm(forms.Form):
         min_value=0,
         help_text="Blank: each pod's own terminationGracePeriodSeconds.",
     )
+    schedule = forms.ChoiceField(
+        label="When",
+        choices=[
+            (Schedule.NOW, "As soon as approved (at once where no approval is needed)"),
+            (Schedule.NOT_BEFORE, "Not before a given time"),
+            (Schedule.WINDOW, "In the next maintenance window of the cluster"),
+        ],
+        widget=forms.RadioSelect,
+        required=False,  # blank: "not before" when a time is given, else "now"
+        initial=Schedule.NOW,
+    )
     not_before = forms.DateTimeField(
         label="Not before (UTC)",
         required=False,
         input_formats=[DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
-        help_text="Interpreted in UTC. Blank: start as soon as it is submitted.",
+        help_text="Interpreted in UTC. With “not before”, or with a window: the first window after this time.",
     )
     uncordon_when_done = forms.BooleanField(label="Uncordon the node when done", required=False)
 
@@ -153,6 +167,12 @@ class RequestForm(forms.Form):
         # datetime-local carries no zone and the page says it is UTC; Django read it in the current time zone.
         wall = timezone.make_naive(value) if timezone.is_aware(value) else value
         return wall.replace(tzinfo=UTC)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("schedule") == Schedule.NOW and data.get("not_before"):
+            self.add_error("not_before", "Choose “Not before a given time” to use this time, or clear it.")
+        return data
 
     def request_input(self) -> RequestInput:
         """What the services take; call after is_valid(). Only the fields of the chosen kind are passed."""
@@ -176,6 +196,7 @@ class RequestForm(forms.Form):
             deadline_minutes=data["deadline_minutes"],
             not_before=data.get("not_before"),
             uncordon_when_done=drain and data["uncordon_when_done"],
+            schedule=data.get("schedule") or "",
         )
 
 
@@ -217,3 +238,158 @@ class SkipForm(forms.Form):
         help_text="Required; kept in the audit log.",
         widget=forms.TextInput(),
     )
+
+
+# ---- approvals -----------------------------------------------------------------------------------------------------
+
+
+class VoteForm(forms.Form):
+    """The comment of an approval (optional) or a rejection (required: the service says so)."""
+
+    comment = forms.CharField(max_length=2000, required=False)
+
+
+# ---- maintenance windows and approval policies ---------------------------------------------------------------------
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A datetime-local value is wall time in UTC (the page says so), whatever the server's time zone."""
+    if value is None:
+        return None
+    wall = timezone.make_naive(value) if timezone.is_aware(value) else value
+    return wall.replace(tzinfo=UTC)
+
+
+class WindowForm(forms.Form):
+    """A maintenance window; only the fields of the chosen kind are passed on. Names match the service's errors."""
+
+    kind = forms.ChoiceField(
+        label="Kind",
+        choices=[(WindowKind.RECURRING, "Every week"), (WindowKind.ONE_OFF, "Once")],
+        widget=forms.RadioSelect,
+        initial=WindowKind.RECURRING,
+    )
+    label = forms.CharField(max_length=100, required=False, help_text="Optional, e.g. “patch night”.")
+    weekdays = forms.TypedMultipleChoiceField(
+        label="Days (the day the window opens)",
+        choices=list(enumerate(WEEKDAY_NAMES)),
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,  # the service says "choose at least one day" for weekly windows
+    )
+    start_time = forms.TimeField(
+        label="Opens at", required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    end_time = forms.TimeField(
+        label="Closes at",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text="At or before the opening time: the window closes the next day.",
+    )
+    timezone = forms.CharField(
+        label="Time zone",
+        max_length=64,
+        required=False,
+        initial="UTC",
+        help_text="An IANA name such as Europe/Berlin or America/New_York; daylight saving time is followed.",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+    starts_at = forms.DateTimeField(
+        label="Opens (UTC)",
+        required=False,
+        input_formats=[DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
+    )
+    ends_at = forms.DateTimeField(
+        label="Closes (UTC)",
+        required=False,
+        input_formats=[DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
+    )
+
+    @staticmethod
+    def initial_of(window: Any) -> dict[str, Any]:
+        return {
+            "kind": window.kind,
+            "label": window.label,
+            "weekdays": list(window.weekdays or []),
+            "start_time": window.start_time,
+            "end_time": window.end_time,
+            "timezone": window.timezone,
+            "starts_at": window.starts_at.astimezone(UTC).replace(tzinfo=None) if window.starts_at else None,
+            "ends_at": window.ends_at.astimezone(UTC).replace(tzinfo=None) if window.ends_at else None,
+        }
+
+    def window_input(self) -> WindowInput:
+        data = self.cleaned_data
+        if data["kind"] == WindowKind.ONE_OFF:
+            return WindowInput(
+                kind=data["kind"],
+                label=data.get("label") or "",
+                starts_at=_utc(data.get("starts_at")),
+                ends_at=_utc(data.get("ends_at")),
+            )
+        return WindowInput(
+            kind=data["kind"],
+            label=data.get("label") or "",
+            weekdays=tuple(data.get("weekdays") or ()),
+            start_time=data.get("start_time"),
+            end_time=data.get("end_time"),
+            timezone=(data.get("timezone") or "").strip() or "UTC",
+        )
+
+
+class PolicyForm(forms.Form):
+    required_approvals = forms.IntegerField(
+        label="Approvals needed",
+        min_value=0,
+        max_value=MAX_REQUIRED_APPROVALS,
+        help_text="From people other than the requester. 0: requests start without approval.",
+    )
+    approver_groups = forms.MultipleChoiceField(
+        label="Who may approve: roles",
+        choices=[(role, role) for role in ROLES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Members of these roles; approving also needs the approver or admin role.",
+    )
+    approver_users = forms.CharField(
+        label="Who may approve: people",
+        max_length=2000,
+        required=False,
+        help_text="Usernames, comma-separated. No roles and no people: everyone with the approver or admin role.",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+    delete_needs_approval = forms.BooleanField(label="Deleting a pod directly needs approval too", required=False)
+    approval_valid_minutes = forms.IntegerField(
+        label="An approval holds for (minutes)",
+        min_value=1,
+        max_value=MAX_VALID_MINUTES,
+        initial=24 * 60,
+        help_text="A request that has not started by then needs approving again.",
+    )
+    windows_only = forms.BooleanField(label="Evictions run only in maintenance windows", required=False)
+
+    @staticmethod
+    def initial_of(policy: ApprovalPolicy) -> dict[str, Any]:
+        saved = policy.pk is not None
+        return {
+            "required_approvals": policy.required_approvals,
+            "approver_groups": sorted(g.name for g in policy.approver_groups.all()) if saved else [],
+            "approver_users": ", ".join(sorted(u.get_username() for u in policy.approver_users.all())) if saved else "",
+            "delete_needs_approval": policy.delete_needs_approval,
+            "approval_valid_minutes": policy.approval_valid_minutes,
+            "windows_only": policy.windows_only,
+        }
+
+    def policy_input(self) -> PolicyInput:
+        data = self.cleaned_data
+        names = [name.strip() for name in (data.get("approver_users") or "").replace("\n", ",").split(",")]
+        return PolicyInput(
+            required_approvals=data["required_approvals"],
+            approver_groups=tuple(data.get("approver_groups") or ()),
+            approver_users=tuple(dict.fromkeys(name for name in names if name)),
+            delete_needs_approval=data["delete_needs_approval"],
+            approval_valid_minutes=data["approval_valid_minutes"],
+            windows_only=data["windows_only"],
+        )

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from clusters import kube
 from clusters.models import Cluster
+from evictions.approvals import Tally, Vote, tally
 from evictions.models import (
     POD_FINISHED,
+    WEEKDAY_NAMES,
+    Approval,
+    ApprovalPolicy,
+    Decision,
     EvictionAttempt,
     EvictionRequest,
+    MaintenanceWindow,
     PodEviction,
     PodStatus,
+    RequestStatus,
+    WindowKind,
 )
+from evictions.windows import WindowSpec, describe, next_opening
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,12 @@ def request_list(filters: RequestFilters | None = None) -> QuerySet[EvictionRequ
 def request_detail(request_id: int) -> EvictionRequest:
     """One request with its pods and every attempt of each pod, in three queries."""
     attempts = Prefetch("attempt_log", queryset=EvictionAttempt.objects.order_by("at", "id"))
-    pods = Prefetch("pods", queryset=PodEviction.objects.order_by("namespace", "name").prefetch_related(attempts))
+    pods = Prefetch(
+        "pods",
+        queryset=PodEviction.objects.order_by("namespace", "name")
+        .select_related("delete_requested_by")
+        .prefetch_related(attempts),
+    )
     return EvictionRequest.objects.select_related("cluster", "requester").prefetch_related(pods).get(pk=request_id)
 
 
@@ -199,3 +215,224 @@ def queue_position(request: EvictionRequest, now: datetime | None = None) -> int
         return None
     ids = list(drains_queued(request.cluster_id, now or timezone.now()).values_list("pk", flat=True)[:1000])
     return ids.index(request.pk) + 1 if request.pk in ids else None
+
+
+# ---- approvals -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApprovalState:
+    """A request's votes and what they add up to under its cluster's policy now."""
+
+    policy: ApprovalPolicy
+    votes: list[Approval]
+    tally: Tally
+
+    def vote_of(self, user_id: int | None) -> Approval | None:
+        return next((v for v in self.votes if v.approver_id == user_id), None)
+
+
+@dataclass(frozen=True)
+class DeleteAsk:
+    """A direct delete waiting for approval: the votes on it and how many it needs."""
+
+    votes: list[Approval]
+    needed: int
+
+    @property
+    def approvals(self) -> int:
+        return sum(1 for v in self.votes if v.decision == Decision.APPROVE)
+
+
+class _Policies:
+    """Every policy the given clusters use, read once: their own, else the default, else the built-in one."""
+
+    def __init__(self, cluster_ids: set[int]) -> None:
+        rows = ApprovalPolicy.objects.filter(Q(cluster_id__in=cluster_ids) | Q(cluster__isnull=True))
+        rows = rows.prefetch_related("approver_groups", "approver_users")
+        self.own = {p.cluster_id: p for p in rows if p.cluster_id is not None}
+        self.default = next((p for p in rows if p.cluster_id is None), None) or ApprovalPolicy()
+
+    def of(self, cluster_id: int) -> ApprovalPolicy:
+        return self.own.get(cluster_id, self.default)
+
+
+def _allowed_approvers(user_ids: set[int]) -> tuple[set[int], dict[int, set[int]]]:
+    """Of these users, who is active and holds the approve permission, and each one's groups (two queries)."""
+    from evictions.services.approvals import APPROVE_PERM
+
+    if not user_ids:
+        return set(), {}
+    User = get_user_model()
+    holding = set(
+        User.objects.with_perm(APPROVE_PERM, backend="django.contrib.auth.backends.ModelBackend")
+        .filter(pk__in=user_ids)
+        .values_list("pk", flat=True)
+    )
+    groups: dict[int, set[int]] = defaultdict(set)
+    for user_id, group_id in User.groups.through.objects.filter(user_id__in=user_ids).values_list(
+        "user_id", "group_id"
+    ):
+        groups[user_id].add(group_id)
+    return holding, groups
+
+
+def _policy_allows(policy: ApprovalPolicy, user_id: int, holding: set[int], groups: dict[int, set[int]]) -> bool:
+    # The same rule as services.approvals.approver_allowed, on rows read in bulk.
+    if user_id not in holding:
+        return False
+    if policy.pk is None:
+        return True
+    users = {u.pk for u in policy.approver_users.all()}
+    named = {g.pk for g in policy.approver_groups.all()}
+    if not users and not named:
+        return True
+    return user_id in users or bool(named & groups.get(user_id, set()))
+
+
+def approval_states(requests: list[EvictionRequest], now: datetime | None = None) -> dict[int, ApprovalState]:
+    """The approval state of many requests in a constant number of queries (the approvals inbox)."""
+    if not requests:
+        return {}
+    now = now or timezone.now()
+    policies = _Policies({r.cluster_id for r in requests})
+    votes: dict[int, list[Approval]] = defaultdict(list)
+    for vote in Approval.objects.filter(request__in=[r.pk for r in requests], pod__isnull=True).select_related(
+        "approver"
+    ):
+        votes[vote.request_id].append(vote)
+    holding, groups = _allowed_approvers({v.approver_id for vs in votes.values() for v in vs})
+    states = {}
+    for request in requests:
+        policy = policies.of(request.cluster_id)
+        cast = votes.get(request.pk, [])
+        counted = [
+            Vote(
+                approver_id=v.approver_id,
+                approver_name=v.approver.get_username(),
+                decision=v.decision,
+                at=v.created_at,
+                approver_allowed=_policy_allows(policy, v.approver_id, holding, groups),
+            )
+            for v in cast
+        ]
+        minutes = policy.approval_valid_minutes
+        result = tally(counted, required=policy.required_approvals, valid_minutes=minutes, now=now)
+        states[request.pk] = ApprovalState(policy, cast, result)
+    return states
+
+
+def delete_asks(pods: list[PodEviction]) -> dict[int, DeleteAsk]:
+    """For direct deletes waiting for approval: the votes cast and how many approvals each needs."""
+    if not pods:
+        return {}
+    policies = _Policies({p.request.cluster_id for p in pods})
+    votes: dict[int, list[Approval]] = defaultdict(list)
+    for vote in Approval.objects.filter(pod__in=[p.pk for p in pods]).select_related("approver"):
+        votes[vote.pod_id or 0].append(vote)
+    return {
+        p.pk: DeleteAsk(votes.get(p.pk, []), max(1, policies.of(p.request.cluster_id).required_approvals)) for p in pods
+    }
+
+
+def my_requests_awaiting_approval(user: Any) -> list[EvictionRequest]:
+    return list(
+        EvictionRequest.objects.filter(status=RequestStatus.AWAITING_APPROVAL, requester_id=user.pk)
+        .select_related("cluster", "requester")
+        .order_by("created_at", "id")[:200]
+    )
+
+
+# ---- the schedule --------------------------------------------------------------------------------------------------
+
+SCHEDULED_STATUSES = (
+    RequestStatus.AWAITING_APPROVAL,
+    RequestStatus.SCHEDULED,
+    RequestStatus.RUNNING,
+    RequestStatus.NEEDS_INTERVENTION,
+    RequestStatus.PAUSED,
+)
+
+
+@dataclass(frozen=True)
+class ClusterSchedule:
+    cluster: Cluster
+    specs: list[WindowSpec]
+    requests: list[EvictionRequest]
+
+
+def schedule_by_cluster() -> list[ClusterSchedule]:
+    """Every cluster with its maintenance windows and its unfinished requests, in three queries."""
+    from evictions.services.windows import spec_of
+
+    clusters = list(Cluster.objects.order_by("name"))
+    specs: dict[int, list[WindowSpec]] = defaultdict(list)
+    for window in MaintenanceWindow.objects.order_by("id"):
+        specs[window.cluster_id].append(spec_of(window))
+    requests: dict[int, list[EvictionRequest]] = defaultdict(list)
+    unfinished = EvictionRequest.objects.filter(status__in=SCHEDULED_STATUSES).select_related("requester")
+    for request in unfinished.order_by("created_at", "id")[:1000]:
+        requests[request.cluster_id].append(request)
+    return [ClusterSchedule(c, specs.get(c.pk, []), requests.get(c.pk, [])) for c in clusters]
+
+
+# ---- a cluster's windows and policy, in words -----------------------------------------------------------------------
+
+
+def approvers_words(policy: ApprovalPolicy) -> str:
+    """Who may approve under a policy, in words."""
+    anyone = "anyone with the approver or admin role"
+    if policy.pk is None:
+        return anyone
+    groups = sorted(g.name for g in policy.approver_groups.all())
+    users = sorted(u.get_username() for u in policy.approver_users.all())
+    parts = []
+    if groups:
+        parts.append(f"the {', '.join(groups)} role{'s' if len(groups) > 1 else ''}")
+    if users:
+        parts.append(", ".join(users))
+    return " or ".join(parts) or anyone
+
+
+def window_words(window: MaintenanceWindow) -> str:
+    """'Mon, Tue 02:00-04:00 Europe/Berlin' or '2025-06-01 22:00 - 2025-06-02 02:00 UTC'."""
+    if window.kind == WindowKind.ONE_OFF:
+        return str(window)
+    days = ", ".join(WEEKDAY_NAMES[d] for d in sorted(window.weekdays or []))
+    start, end = window.start_time, window.end_time
+    overnight = " (closes the next day)" if start and end and end <= start else ""
+    return f"{days} {start:%H:%M}-{end:%H:%M} {window.timezone}{overnight}"
+
+
+def cluster_windows(cluster: Cluster) -> list[dict[str, Any]]:
+    """The cluster's windows for its page: in words, and when each opens next."""
+    from evictions.services.windows import spec_of
+
+    now = timezone.now()
+    result = []
+    for window in MaintenanceWindow.objects.filter(cluster=cluster).order_by("id"):
+        spec = spec_of(window)
+        upcoming = next_opening([spec], now)
+        tz = window.timezone if window.kind == WindowKind.RECURRING else "UTC"
+        if upcoming is None:
+            when = "over" if window.kind == WindowKind.ONE_OFF else "does not open in the next 15 days"
+        elif upcoming.start <= now:
+            when = f"open now, until {describe(upcoming.end, tz)}"
+        else:
+            when = f"next opens {describe(upcoming.start, tz)}"
+        result.append({"window": window, "words": window_words(window), "when": when})
+    return result
+
+
+def cluster_policy(cluster: Cluster | None) -> dict[str, Any]:
+    """The policy that applies (the cluster's own, the default, or the built-in one) and where it comes from."""
+    from evictions.services.approvals import policy_for
+
+    policy = policy_for(cluster.pk if cluster else None)
+    if cluster is not None and policy.cluster_id == cluster.pk:
+        scope = "own"
+    elif policy.pk is not None:
+        scope = "default"
+    else:
+        scope = "built-in"
+    return {"policy": policy, "scope": scope, "approvers": approvers_words(policy)}

@@ -1,4 +1,5 @@
-"""Page routes for eviction requests, their pods, and pausing a whole cluster."""
+"""Page routes for eviction requests, their pods, approvals, the schedule, pausing a whole cluster, and a cluster's
+maintenance windows and approval policy."""
 
 from django.urls import path
 
@@ -15,9 +16,21 @@ urlpatterns = [
     path("requests/<int:pk>/cancel/", views.request_cancel, name="request-cancel"),
     path("requests/<int:pk>/extend/", views.request_extend, name="request-extend"),
     path("requests/<int:pk>/retry/", views.request_retry, name="request-retry"),
+    path("requests/<int:pk>/approve/", views.request_approve, name="request-approve"),
+    path("requests/<int:pk>/reject/", views.request_reject, name="request-reject"),
     path("evictions/<int:pk>/retry/", views.pod_retry, name="pod-retry"),
     path("evictions/<int:pk>/skip/", views.pod_skip, name="pod-skip"),
     path("evictions/<int:pk>/force-delete/", views.pod_force_delete, name="pod-force-delete"),
+    path("evictions/<int:pk>/delete-approve/", views.pod_delete_approve, name="pod-delete-approve"),
+    path("evictions/<int:pk>/delete-reject/", views.pod_delete_reject, name="pod-delete-reject"),
+    path("approvals/", views.approvals_inbox, name="approvals"),
+    path("schedule/", views.schedule, name="schedule"),
     path("clusters/<int:pk>/pause/", views.cluster_pause, name="cluster-pause"),
     path("clusters/<int:pk>/resume/", views.cluster_resume, name="cluster-resume"),
+    path("clusters/<int:pk>/windows/add/", views.window_add, name="window-add"),
+    path("clusters/windows/<int:pk>/edit/", views.window_edit, name="window-edit"),
+    path("clusters/windows/<int:pk>/delete/", views.window_delete, name="window-delete"),
+    path("clusters/<int:pk>/policy/", views.policy_edit, name="policy-edit"),
+    path("clusters/<int:pk>/policy/reset/", views.policy_reset, name="policy-reset"),
+    path("clusters/policy/default/", views.policy_default, name="policy-default"),
 ]

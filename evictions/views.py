@@ -7,15 +7,17 @@ ValidationError becomes a form error or a message, never a 500; htmx requests ge
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -27,23 +29,49 @@ from clusters.models import Cluster
 from evictions.forms import (
     ExtendForm,
     ForceDeleteForm,
+    PolicyForm,
     RequestFilterForm,
     RequestForm,
     SkipForm,
+    VoteForm,
+    WindowForm,
     requester_names,
 )
 from evictions.models import (
     POD_COLOURS,
     REQUEST_COLOURS,
+    Decision,
     EvictionRequest,
+    MaintenanceWindow,
     PodEviction,
     PodStatus,
     RequestKind,
     RequestStatus,
+    Schedule,
+    WindowKind,
 )
-from evictions.selectors import explain_blocks, pod_rows, request_detail, request_list, request_progress
+from evictions.selectors import (
+    ApprovalState,
+    approval_states,
+    approvers_words,
+    cluster_policy,
+    delete_asks,
+    explain_blocks,
+    my_requests_awaiting_approval,
+    pod_rows,
+    queue_position,
+    request_detail,
+    request_list,
+    request_progress,
+    schedule_by_cluster,
+    window_words,
+)
+from evictions.services import approvals as approval_services
 from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
+from evictions.services import windows as window_services
+from evictions.timeline import RowInput, Span, layout, place_request, strip_start
+from evictions.windows import WindowSpec, describe, merged, next_opening
 
 PAGE_SIZE = 50
 PICKER_LIMIT = 50
@@ -51,6 +79,9 @@ VIEW = "evictions.view_evictionrequest"
 ADD = "evictions.add_evictionrequest"
 INTERVENE = "evictions.intervene_evictionrequest"
 FORCE_DELETE = "evictions.force_delete_podeviction"
+APPROVE = "evictions.approve_evictionrequest"
+POLICY = "evictions.change_approvalpolicy"
+SCHEDULE_DAYS = 15  # today and the next 14 days
 PAUSABLE = {RequestStatus.SCHEDULED, RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION}
 CANCELLABLE = {*PAUSABLE, RequestStatus.PAUSED, RequestStatus.AWAITING_APPROVAL}
 RETRYABLE = {PodStatus.PENDING, PodStatus.BLOCKED, PodStatus.NEEDS_INTERVENTION}
@@ -174,28 +205,89 @@ def _why_blocked(req: EvictionRequest, rows: list[dict[str, Any]]) -> list[dict[
     return result
 
 
-def _actions_key(req: EvictionRequest) -> str:
+def _actions_key(req: EvictionRequest, may_vote: bool = False) -> str:
     """What the action buttons depend on; the refresh swaps them only when it changes (keeping typed reasons)."""
-    return f"{req.status}.{int(req.cluster.paused)}"
+    return f"{req.status}.{int(req.cluster.paused)}" + (".vote" if may_vote else "")
 
 
-def _live_context(req: EvictionRequest) -> dict[str, Any]:
+def may_vote(user: Any, req: EvictionRequest, state: ApprovalState) -> bool:
+    """Whether this person sees Approve and Reject: an allowed approver, not the requester, with no vote that counts."""
+    if req.status != RequestStatus.AWAITING_APPROVAL or user.pk == req.requester_id or not user.has_perm(APPROVE):
+        return False
+    if not approval_services.approver_allowed(user, state.policy):
+        return False
+    mine = state.vote_of(user.pk)
+    return mine is None or (mine.decision == Decision.APPROVE and user.get_username() not in state.tally.valid)
+
+
+def _approval_context(req: EvictionRequest, user: Any) -> dict[str, Any]:
+    if req.status != RequestStatus.AWAITING_APPROVAL:
+        votes = list(req.approvals.filter(pod__isnull=True).select_related("approver"))
+        return {"votes": votes, "state": None, "may_vote": False}
+    state = approval_states([req])[req.pk]
+    return {
+        "votes": state.votes,
+        "state": state,
+        "may_vote": may_vote(user, req, state),
+        "approvers": approvers_words(state.policy),
+        "own": user.pk == req.requester_id,
+    }
+
+
+def _schedule_context(req: EvictionRequest) -> dict[str, Any]:
+    """When the request runs, in words: its schedule, the window it waits for or runs in, its place in line."""
+    now = timezone.now()
+    waiting = req.status in (RequestStatus.AWAITING_APPROVAL, RequestStatus.SCHEDULED) and not req.started_at
+    specs: list[WindowSpec] = []
+    if req.schedule == Schedule.WINDOW or req.window_ends_at:
+        specs = window_services.window_specs(req.cluster_id)
+    tz = window_services.display_tz(specs)
+    context: dict[str, Any] = {"window_closes": "", "window_note": "", "queue": None}
+    after = f", not before {describe(req.not_before)}" if req.not_before else ""
+    if req.schedule == Schedule.WINDOW:
+        context["words"] = f"In the next maintenance window{after}"
+        if waiting:
+            upcoming = next_opening(specs, max(now, req.not_before or now))
+            if upcoming is None:
+                context["window_note"] = "No maintenance window opens in the next 15 days: an admin adds one on the "
+                context["window_missing"] = True
+            elif upcoming.start <= now:
+                context["window_note"] = f"A window is open now, until {describe(upcoming.end, tz)}."
+            else:
+                context["window_note"] = f"The next window opens {describe(upcoming.start, tz)}."
+    elif req.not_before:
+        context["words"] = f"Not before {describe(req.not_before)}"
+    else:
+        context["words"] = (
+            "As soon as approved" if req.status == RequestStatus.AWAITING_APPROVAL else "As soon as possible"
+        )
+    if req.window_ends_at and req.status in (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION):
+        context["window_closes"] = describe(req.window_ends_at, tz)
+    if req.kind == RequestKind.DRAIN and req.status == RequestStatus.SCHEDULED:
+        context["queue"] = queue_position(req, now)
+    return context
+
+
+def _live_context(req: EvictionRequest, user: Any) -> dict[str, Any]:
     rows = pod_rows(req)
     for row in rows:
         row["colour"] = POD_COLOURS.get(row["pod"].status, "grey")
     blocked = any(row["pod"].blocking_pdb and not row["pod"].finished for row in rows)
+    approval = _approval_context(req, user)
     return {
         "req": req,
         "colour": REQUEST_COLOURS.get(req.status, "grey"),
         "progress": request_progress(req),
         "rows": rows,
         "blocks": _why_blocked(req, rows) if blocked else [],
-        "actions_key": _actions_key(req),
+        "actions_key": _actions_key(req, approval["may_vote"]),
         "active": not req.finished,
         "pausable": req.status in PAUSABLE,
         "cancellable": req.status in CANCELLABLE,
         "retryable": RETRYABLE,
         "drain": req.kind == RequestKind.DRAIN,
+        "approval": approval,
+        "when": _schedule_context(req),
     }
 
 
@@ -210,7 +302,7 @@ def _request_or_404(pk: int) -> EvictionRequest:
 @permission_required(VIEW, raise_exception=True)
 def request_show(request: HttpRequest, pk: int) -> HttpResponse:
     req = _request_or_404(pk)
-    context = _live_context(req)
+    context = _live_context(req, request.user)
     if getattr(request, "htmx", False):
         context["partial"] = True
         context["actions_oob"] = request.GET.get("k") != context["actions_key"]
@@ -221,7 +313,7 @@ def request_show(request: HttpRequest, pk: int) -> HttpResponse:
 def _after_action(request: HttpRequest, request_id: int) -> HttpResponse:
     """htmx: the refreshed live part (with the messages and new buttons); otherwise back to the page."""
     if getattr(request, "htmx", False):
-        context = _live_context(request_detail(request_id))
+        context = _live_context(request_detail(request_id), request.user)
         context.update(partial=True, actions_oob=True)
         return render(request, "evictions/_request_live.html", context)
     return redirect("request-detail", pk=request_id)
@@ -357,7 +449,7 @@ def pod_force_delete(request: HttpRequest, pk: int) -> HttpResponse:
     form = ForceDeleteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            pod_services.pod_force_delete(
+            result = pod_services.pod_force_delete(
                 actor=request.user,
                 pod_id=pod.pk,
                 reason=form.cleaned_data["reason"],
@@ -367,7 +459,14 @@ def pod_force_delete(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             add_errors(form, error)
         else:
-            messages.success(request, f"{pod.key} deleted directly; waiting for it to be gone.")
+            if result.delete_requested_at is not None:
+                messages.success(
+                    request,
+                    f"Direct delete of {pod.key} asked for: on {pod.request.cluster.name} another person must approve "
+                    "it first, on the Approvals page. Meanwhile the pod keeps waiting for its budget.",
+                )
+            else:
+                messages.success(request, f"{pod.key} deleted directly; waiting for it to be gone.")
             return redirect("request-detail", pk=pod.request_id)
     return render(request, "evictions/pod_force_delete.html", {"pod": pod, "form": form})
 
@@ -408,3 +507,292 @@ def cluster_resume(request: HttpRequest, pk: int) -> HttpResponse:
         f"Cluster {cluster.name} resumed.",
     )
     return _back(request, cluster)
+
+
+# ---- approvals -----------------------------------------------------------------------------------------------------
+
+
+def _next_or(request: HttpRequest, default: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(default)
+
+
+def _vote(request: HttpRequest, action: Callable[[], object], done: str, refused: str) -> None:
+    """Run one vote; a refusal (own request, already voted, not an approver here) is a message, never a 500."""
+    try:
+        action()
+    except PermissionDenied as error:
+        messages.error(request, f"{refused}: {error}" if str(error) else f"{refused}: you may not vote on it.")
+    except ValidationError as error:
+        messages.error(request, f"{refused}: {' '.join(error.messages)}")
+    else:
+        messages.success(request, done)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def approvals_inbox(request: HttpRequest) -> HttpResponse:
+    """What waits for this person's decision (requests, direct deletes), and their own requests waiting for others."""
+    user = request.user
+    waiting = approval_services.requests_awaiting_me(user)
+    mine = my_requests_awaiting_approval(user)
+    states = approval_states(waiting + mine)
+    rows = []
+    for req in waiting:
+        state = states[req.pk]
+        vote = state.vote_of(user.pk)
+        counts = vote is not None and (vote.decision == Decision.REJECT or user.get_username() in state.tally.valid)
+        pods = (req.plan.get("counts") or {}).get("evict") if isinstance(req.plan, dict) else None
+        rows.append(
+            {
+                "req": req,
+                "state": state,
+                "my_vote": vote if counts else None,
+                "plan_id": f"plan-{req.pk}",
+                "pods": pods if pods is not None else len(req.targets),
+            }
+        )
+    pods = approval_services.pod_deletes_awaiting_me(user)
+    asks = delete_asks(pods)
+    context = {
+        "rows": rows,
+        "mine": [{"req": req, "state": states[req.pk]} for req in mine],
+        "deletes": [{"pod": pod, "ask": asks[pod.pk]} for pod in pods],
+        "approver": user.has_perm(APPROVE),
+    }
+    return render(request, "evictions/approvals.html", context)
+
+
+@login_required
+@require_POST
+@permission_required(APPROVE, raise_exception=True)
+def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(EvictionRequest, pk=pk)
+    form = VoteForm(request.POST)
+    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    _vote(
+        request,
+        lambda: approval_services.request_approve(actor=request.user, request_id=pk, comment=comment),
+        f"You approved request #{pk}.",
+        f"Request #{pk} was not approved",
+    )
+    return _next_or(request, reverse("approvals"))
+
+
+@login_required
+@require_POST
+@permission_required(APPROVE, raise_exception=True)
+def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(EvictionRequest, pk=pk)
+    form = VoteForm(request.POST)
+    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    _vote(
+        request,
+        lambda: approval_services.request_reject(actor=request.user, request_id=pk, comment=comment),
+        f"You rejected request #{pk}; it will not run.",
+        f"Request #{pk} was not rejected",
+    )
+    return _next_or(request, reverse("approvals"))
+
+
+@login_required
+@require_POST
+@permission_required(APPROVE, raise_exception=True)
+def pod_delete_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    pod = get_object_or_404(PodEviction, pk=pk)
+    form = VoteForm(request.POST)
+    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    _vote(
+        request,
+        lambda: pod_services.pod_delete_approve(actor=request.user, pod_id=pk, comment=comment),
+        f"You approved deleting {pod.key} directly.",
+        f"Deleting {pod.key} directly was not approved",
+    )
+    return _next_or(request, reverse("approvals"))
+
+
+@login_required
+@require_POST
+@permission_required(APPROVE, raise_exception=True)
+def pod_delete_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    pod = get_object_or_404(PodEviction, pk=pk)
+    form = VoteForm(request.POST)
+    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    _vote(
+        request,
+        lambda: pod_services.pod_delete_reject(actor=request.user, pod_id=pk, comment=comment),
+        f"You refused deleting {pod.key} directly; it keeps waiting for its budget.",
+        f"Deleting {pod.key} directly was not refused",
+    )
+    return _next_or(request, reverse("approvals"))
+
+
+# ---- the schedule --------------------------------------------------------------------------------------------------
+
+
+def _what(req: EvictionRequest) -> str:
+    if req.kind == RequestKind.DRAIN:
+        return f"drain {req.node}"
+    return f"{len(req.targets)} pod target{'s' if len(req.targets) != 1 else ''}"
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def schedule(request: HttpRequest) -> HttpResponse:
+    """Every cluster's maintenance windows and unfinished requests on a strip of days, drawn on the server (UTC)."""
+    now = timezone.now()
+    since = strip_start(now)
+    until = since + timedelta(days=SCHEDULE_DAYS)
+    rows, listed, unplaced = [], [], []
+    for entry in schedule_by_cluster():
+        cluster = entry.cluster
+        windows = []
+        for interval in merged(entry.specs, since, until):
+            names = ", ".join(interval.labels)
+            windows.append(
+                Span(
+                    interval.start,
+                    interval.end,
+                    label=names,
+                    title=f"Maintenance window {names}: {interval.start:%a %d %b %H:%M} to "
+                    f"{interval.end:%a %d %b %H:%M} UTC",
+                    css="tl-window",
+                )
+            )
+        items = []
+        for req in entry.requests:
+            placement = place_request(
+                status=req.status,
+                schedule=req.schedule,
+                started_at=req.started_at,
+                not_before=req.not_before,
+                specs=entry.specs,
+                now=now,
+            )
+            fact = {
+                "req": req,
+                "cluster": cluster,
+                "what": _what(req),
+                "placement": placement,
+                "colour": REQUEST_COLOURS.get(req.status, "grey"),
+            }
+            if placement.start is None:
+                unplaced.append(fact)
+                continue
+            listed.append(fact)
+            items.append(
+                Span(
+                    placement.start,
+                    placement.end,
+                    label=f"#{req.pk} {_what(req)}",
+                    title=f"#{req.pk} {_what(req)} by {req.requester.get_username()}: "
+                    f"{req.get_status_display().lower()}, {placement.words}",
+                    url=reverse("request-detail", args=[req.pk]),
+                    css=f"tl-{req.status}",
+                )
+            )
+        note = "" if entry.specs else "no maintenance windows"
+        rows.append(
+            RowInput(
+                cluster.name, reverse("cluster-detail", args=[cluster.pk]), windows=windows, items=items, note=note
+            )
+        )
+    listed.sort(key=lambda fact: (fact["placement"].start, fact["req"].pk))
+    context = {
+        "timeline": layout(rows, since=since, days=SCHEDULE_DAYS, now=now),
+        "listed": listed,
+        "unplaced": unplaced,
+        "now": now,
+        "until": until,
+    }
+    return render(request, "evictions/schedule.html", context)
+
+
+# ---- a cluster's maintenance windows and approval policy -------------------------------------------------------------
+
+
+@login_required
+@permission_required("evictions.add_maintenancewindow", raise_exception=True)
+def window_add(request: HttpRequest, pk: int) -> HttpResponse:
+    cluster = get_object_or_404(Cluster, pk=pk)
+    initial = {"kind": request.GET.get("kind")} if request.GET.get("kind") in WindowKind.values else {}
+    form = WindowForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            window_services.window_create(actor=request.user, cluster_id=cluster.pk, data=form.window_input())
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, f"Maintenance window added to {cluster.name}.")
+            return redirect("cluster-detail", pk=cluster.pk)
+    context = {"form": form, "cluster": cluster, "title": f"Add a maintenance window to {cluster.name}"}
+    return render(request, "clusters/window_form.html", context)
+
+
+@login_required
+@permission_required("evictions.change_maintenancewindow", raise_exception=True)
+def window_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    window = get_object_or_404(MaintenanceWindow.objects.select_related("cluster"), pk=pk)
+    form = WindowForm(request.POST or None, initial=WindowForm.initial_of(window))
+    if request.method == "POST" and form.is_valid():
+        try:
+            window_services.window_update(actor=request.user, window_id=window.pk, data=form.window_input())
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, f"Maintenance window of {window.cluster.name} changed.")
+            return redirect("cluster-detail", pk=window.cluster_id)
+    context = {"form": form, "cluster": window.cluster, "window": window, "title": "Change a maintenance window"}
+    return render(request, "clusters/window_form.html", context)
+
+
+@login_required
+@permission_required("evictions.delete_maintenancewindow", raise_exception=True)
+def window_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    window = get_object_or_404(MaintenanceWindow.objects.select_related("cluster"), pk=pk)
+    if request.method == "POST":
+        window_services.window_delete(actor=request.user, window_id=window.pk)
+        messages.success(request, f"Maintenance window {window_words(window)} removed from {window.cluster.name}.")
+        return redirect("cluster-detail", pk=window.cluster_id)
+    return render(request, "clusters/window_delete.html", {"window": window, "words": window_words(window)})
+
+
+def _policy_page(request: HttpRequest, cluster: Cluster | None) -> HttpResponse:
+    current = cluster_policy(cluster)
+    form = PolicyForm(request.POST or None, initial=PolicyForm.initial_of(current["policy"]))
+    if request.method == "POST" and form.is_valid():
+        try:
+            approval_services.policy_set(
+                actor=request.user, cluster_id=cluster.pk if cluster else None, data=form.policy_input()
+            )
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            where = f"Cluster {cluster.name} has its own approval policy now." if cluster else "Default policy saved."
+            messages.success(request, where)
+            return redirect("cluster-detail", pk=cluster.pk) if cluster else redirect("cluster-list")
+    return render(request, "clusters/policy_form.html", {"form": form, "cluster": cluster, **current})
+
+
+@login_required
+@permission_required(POLICY, raise_exception=True)
+def policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _policy_page(request, get_object_or_404(Cluster, pk=pk))
+
+
+@login_required
+@permission_required(POLICY, raise_exception=True)
+def policy_default(request: HttpRequest) -> HttpResponse:
+    return _policy_page(request, None)
+
+
+@login_required
+@require_POST
+@permission_required(POLICY, raise_exception=True)
+def policy_reset(request: HttpRequest, pk: int) -> HttpResponse:
+    cluster = get_object_or_404(Cluster, pk=pk)
+    approval_services.policy_reset(actor=request.user, cluster_id=cluster.pk)
+    messages.success(request, f"Cluster {cluster.name} follows the default approval policy again.")
+    return redirect("cluster-detail", pk=cluster.pk)
