@@ -645,7 +645,9 @@ def schedule(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     since = strip_start(now)
     until = since + timedelta(days=SCHEDULE_DAYS)
-    rows, listed, unplaced = [], [], []
+    rows: list[RowInput] = []
+    listed: list[dict[str, Any]] = []
+    unplaced: list[dict[str, Any]] = []
     for entry in schedule_by_cluster():
         cluster = entry.cluster
         windows = []
