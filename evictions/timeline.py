@@ -104,12 +104,20 @@ class Box:
 class Day:
     x: float
     width: float
-    label: str
+    label: str  # "Mon 2 Jun"
     weekend: bool
 
     @property
     def text_x(self) -> float:
         return round(self.x + LABEL_GAP, 1)
+
+    @property
+    def weekday(self) -> str:
+        return self.label.split(" ", 1)[0]
+
+    @property
+    def date(self) -> str:
+        return self.label.split(" ", 1)[1]
 
 
 @dataclass(frozen=True)
@@ -171,8 +179,9 @@ def layout(rows: list[RowInput], *, since: datetime, days: int, now: datetime) -
             x = _x(span.start, since, until)
             width = max(MIN_MARK, _x(span.end, since, until) - x) if span.end is not None else MIN_MARK
             text = _label_width(span.label)
-            text_left = x + width + text > WIDTH and span.end is None
-            occupied = (x - text, x + width) if text_left else (x, x + max(width, text + MIN_MARK))
+            # The label goes right of its block, or left of it where it would run off the strip.
+            text_left = x + width + text > WIDTH
+            occupied = (x - text, x + width) if text_left else (x, x + width + text)
             items.append((span, x, width, occupied[0], occupied[1], text_left))
         lanes: list[float] = []  # where each lane is free again
         assigned = []
@@ -198,7 +207,7 @@ def layout(rows: list[RowInput], *, since: datetime, days: int, now: datetime) -
                     url=span.url,
                     css=span.css,
                     lane=lane,
-                    text_x=round(x - LABEL_GAP if text_left else x + (width if span.end is None else 0) + LABEL_GAP, 1),
+                    text_x=round(x - LABEL_GAP if text_left else x + width + LABEL_GAP, 1),
                     text_end=text_left,
                     cut_before=span.start < since,
                     cut_after=span.end is not None and span.end > until,

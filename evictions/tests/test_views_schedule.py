@@ -74,7 +74,7 @@ def test_schedule_shows_windows_and_requests_per_cluster(vera, rita):
     assert "node-&lt;2&gt;" in html and "node-<2>" not in html
     assert 'class="tl-now"' in html
     assert f'href="{reverse("request-detail", args=[later.pk])}"' in html
-    assert f"{now:%a} {now.day} {now:%b}" in html  # today's date on the strip
+    assert f'dy="15">{now.day} {now:%b}</tspan>' in html  # today's date on the strip
     assert 'style="' not in html  # the CSP forbids inline styles
     assert "," not in html.split('viewBox="', 1)[1].split('"', 1)[0]  # numbers are never localised
     # The list under it: in time order, the window request placed at its window.
