@@ -23,6 +23,7 @@ from evictions.models import (
     EvictionRequest,
     MaintenanceWindow,
     PodEviction,
+    PodStatus,
     RequestStatus,
 )
 from evictions.services.approvals import PolicyInput, policy_set
@@ -470,6 +471,47 @@ def test_the_inbox_lists_what_the_caller_may_approve(rita, adam, alice, cluster)
     assert client_for(rita).get(INBOX).json()["requests"] == []
     approve(adam, by_rita["id"])
     assert [r["id"] for r in client_for(adam).get(INBOX).json()["requests"]] == [by_alice["id"]]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="requests_awaiting_me / pod_deletes_awaiting_me read the policy once per row: "
+    "dict.setdefault(key, policy_for(...)) evaluates policy_for every time. Remove this mark once fixed.",
+)
+def test_the_inbox_reads_in_a_bounded_number_of_queries(adam, olga, django_assert_max_num_queries):
+    cluster = ClusterFactory()
+    needs(cluster, 1, delete_needs_approval=True)
+    rita = UserFactory(username="rita", roles=["requester"])
+    now = timezone.now()
+    for i in range(10):
+        request = EvictionRequest.objects.create(
+            cluster=cluster,
+            requester=rita,
+            kind="drain",
+            node=f"n{i}",
+            reason="r",
+            status=RequestStatus.AWAITING_APPROVAL,
+        )
+        running = EvictionRequest.objects.create(
+            cluster=cluster, requester=rita, kind="drain", node=f"m{i}", reason="r", status=RequestStatus.RUNNING
+        )
+        pod = PodEviction.objects.create(
+            request=running,
+            namespace="shop",
+            name=f"web-{i}",
+            uid=f"u{i}",
+            status=PodStatus.BLOCKED,
+            delete_requested_by=olga,
+            delete_requested_at=now,
+            delete_reason="stuck",
+        )
+        EvictionAttempt.objects.create(pod=pod, at=now, http_status=429, outcome="blocked")
+        Approval.objects.create(request=request, requester=rita, approver=olga, decision="approve", created_at=now)
+    with django_assert_max_num_queries(16):
+        body = client_for(adam).get(INBOX).json()
+    assert len(body["requests"]) == 10 and all(r["approvals"][0]["approver"] == "olga" for r in body["requests"])
+    assert len(body["pod_deletes"]) == 10
+    assert all(p["delete_requested_by"] == "olga" and len(p["attempts"]) == 1 for p in body["pod_deletes"])
 
 
 def test_the_inbox_needs_the_viewer_role(nora):
