@@ -8,6 +8,7 @@ from django.db.models import Q
 
 from clusters.crypto import EncryptedTextField
 from clusters.models import Cluster
+from notifications.events import Event
 
 
 class EndpointKind(models.TextChoices):
@@ -49,13 +50,23 @@ class NotificationEndpoint(models.Model):
         return self.name
 
     @property
+    def event_labels(self) -> list[str]:
+        """The chosen events in words, in their usual order."""
+        labels = []
+        for event in Event:
+            if event.value in (self.events or []):
+                extra = f" (after {self.blocked_after_minutes} min)" if event == Event.BLOCKED else ""
+                labels.append(f"{event.label}{extra}")
+        return labels
+
+    @property
     def email_list(self) -> list[str]:
         return [address.strip() for address in self.emails.split(",") if address.strip()]
 
 
 class NotificationDelivery(models.Model):
     endpoint = models.ForeignKey(NotificationEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=32)
+    event = models.CharField(max_length=32, choices=Event.choices)
     request = models.ForeignKey(
         "evictions.EvictionRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
             name='NotificationDelivery',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event', models.CharField(max_length=32)),
+                ('event', models.CharField(choices=[('approval_requested', 'Approval requested'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('started', 'Started'), ('blocked', 'Pod blocked too long'), ('needs_intervention', 'Needs intervention'), ('finished', 'Finished')], max_length=32)),
                 ('dedupe_key', models.CharField(blank=True, max_length=64)),
                 ('payload', models.JSONField(default=dict)),
                 ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=16)),

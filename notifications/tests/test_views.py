@@ -24,7 +24,7 @@ def test_the_list_shows_kind_scope_events_and_last_delivery(admin_client, rita):
     response = admin_client.get("/notifications/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "ops chat" in html and "prod-eu" in html and "blocked (after 15 min)" in html
+    assert "ops chat" in html and "prod-eu" in html and "Pod blocked too long (after 15 min), Finished" in html
     assert "badge-red" in html and ">failed<" in html
     assert "page-secret-token" not in html and "hooks.example.com" not in html
     assert 'href="/notifications/"' in html  # the nav link
