@@ -43,8 +43,10 @@ def policy_for(cluster_id: int | None) -> ApprovalPolicy:
     return rows.filter(cluster__isnull=True).first() or ApprovalPolicy()
 
 
-def approver_allowed(user: object, policy: ApprovalPolicy) -> bool:
-    """Active, holding the approve permission, and (when the policy names people or groups) named by it."""
+def approver_allowed(user: object, policy: ApprovalPolicy, group_ids: set[int] | None = None) -> bool:
+    """Active, holding the approve permission, and (when the policy names people or groups) named by it.
+
+    group_ids: the user's groups, when the caller checks many policies for one user."""
     if not getattr(user, "is_active", False) or not user.has_perm(APPROVE_PERM):  # type: ignore[attr-defined]
         return False
     if policy.pk is None:
@@ -55,7 +57,25 @@ def approver_allowed(user: object, policy: ApprovalPolicy) -> bool:
         return True
     if user.pk in users:  # type: ignore[attr-defined]
         return True
-    return bool(groups & set(user.groups.values_list("pk", flat=True)))  # type: ignore[attr-defined]
+    if group_ids is None:
+        group_ids = set(user.groups.values_list("pk", flat=True))  # type: ignore[attr-defined]
+    return bool(groups & group_ids)
+
+
+class PolicyCache:
+    """policy_for once per cluster, and the user's groups once, for pages that check many requests."""
+
+    def __init__(self, user: object) -> None:
+        self.user = user
+        self._policies: dict[int, ApprovalPolicy] = {}
+        self._groups: set[int] | None = None
+
+    def allowed(self, cluster_id: int) -> bool:
+        if cluster_id not in self._policies:
+            self._policies[cluster_id] = policy_for(cluster_id)
+        if self._groups is None:
+            self._groups = set(self.user.groups.values_list("pk", flat=True))  # type: ignore[attr-defined]
+        return approver_allowed(self.user, self._policies[cluster_id], self._groups)
 
 
 @dataclass(frozen=True)
@@ -317,13 +337,8 @@ def requests_awaiting_me(user: object) -> list[EvictionRequest]:
         .select_related("cluster", "requester")
         .order_by("created_at", "id")[:200]
     )
-    policies: dict[int, ApprovalPolicy] = {}
-    mine = []
-    for request in waiting:
-        policy = policies.setdefault(request.cluster_id, policy_for(request.cluster_id))
-        if approver_allowed(user, policy):
-            mine.append(request)
-    return mine
+    policies = PolicyCache(user)
+    return [request for request in waiting if policies.allowed(request.cluster_id)]
 
 
 def pod_deletes_awaiting_me(user: object) -> list[PodEviction]:
@@ -337,10 +352,5 @@ def pod_deletes_awaiting_me(user: object) -> list[PodEviction]:
         .select_related("request__cluster", "delete_requested_by")
         .order_by("delete_requested_at", "id")[:200]
     )
-    policies: dict[int, ApprovalPolicy] = {}
-    return [
-        pod
-        for pod in asked
-        if not pod.finished
-        and approver_allowed(user, policies.setdefault(pod.request.cluster_id, policy_for(pod.request.cluster_id)))
-    ]
+    policies = PolicyCache(user)
+    return [pod for pod in asked if not pod.finished and policies.allowed(pod.request.cluster_id)]

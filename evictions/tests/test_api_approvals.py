@@ -473,11 +473,6 @@ def test_the_inbox_lists_what_the_caller_may_approve(rita, adam, alice, cluster)
     assert [r["id"] for r in client_for(adam).get(INBOX).json()["requests"]] == [by_alice["id"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="requests_awaiting_me / pod_deletes_awaiting_me read the policy once per row: "
-    "dict.setdefault(key, policy_for(...)) evaluates policy_for every time. Remove this mark once fixed.",
-)
 def test_the_inbox_reads_in_a_bounded_number_of_queries(adam, olga, django_assert_max_num_queries):
     cluster = ClusterFactory()
     needs(cluster, 1, delete_needs_approval=True)
