@@ -235,6 +235,7 @@ SPECTACULAR_SETTINGS = {
         "EndpointKindEnum": "notifications.models.EndpointKind",
         "DeliveryStatusEnum": "notifications.models.DeliveryStatus",
         "NotificationEventEnum": "notifications.events.Event",
+        "PolicySourceEnum": "evictions.api.POLICY_SOURCES",
     },
 }
 

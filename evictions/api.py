@@ -24,6 +24,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.permissions import require_perm
 from clusters.models import Cluster
 from evictions.models import (
+    DEFAULT_APPROVAL_VALID_MINUTES,
     Approval,
     ApprovalPolicy,
     EvictionAttempt,
@@ -238,7 +239,9 @@ class PolicyInputSerializer(Strict):
         required=False, default=False, help_text="A direct delete waits for another person's approval."
     )
     approval_valid_minutes = serializers.IntegerField(
-        required=False, default=24 * 60, help_text="An approval lapses if the request has not started by then."
+        required=False,
+        default=DEFAULT_APPROVAL_VALID_MINUTES,
+        help_text="An approval lapses if the request has not started by then.",
     )
     windows_only = serializers.BooleanField(
         required=False, default=False, help_text="Every request on the cluster must use schedule 'window'."
@@ -560,13 +563,16 @@ class PlanSerializer(serializers.Serializer):
     )
 
 
+POLICY_SOURCES = [("cluster", "The cluster's own"), ("default", "The default"), ("built-in", "Built in")]
+
+
 class PolicySerializer(serializers.Serializer):
     """An approval policy as it applies: `source` says whether it is the cluster's own, the default, or built in."""
 
     scope = serializers.CharField(help_text="'default', or the cluster's id.")
     # DRF's metaclass moves declared fields into _declared_fields, so this does not shadow Field.source.
     source = serializers.ChoiceField(  # type: ignore[assignment]
-        choices=[("cluster", "The cluster's own"), ("default", "The default"), ("built-in", "Built in")],
+        choices=POLICY_SOURCES,
         help_text="cluster: its own policy; default: the default policy; built-in: no policy is stored "
         "(no approval needed).",
     )

@@ -11,7 +11,15 @@ from django.utils import timezone
 
 from accounts.roles import ROLES
 from clusters.models import Cluster
-from evictions.models import WEEKDAY_NAMES, ApprovalPolicy, RequestKind, RequestStatus, Schedule, WindowKind
+from evictions.models import (
+    DEFAULT_APPROVAL_VALID_MINUTES,
+    WEEKDAY_NAMES,
+    ApprovalPolicy,
+    RequestKind,
+    RequestStatus,
+    Schedule,
+    WindowKind,
+)
 from evictions.planning import DrainOptions, PodTarget
 from evictions.selectors import RequestFilters
 from evictions.services.approvals import MAX_REQUIRED_APPROVALS, MAX_VALID_MINUTES, PolicyInput
@@ -365,7 +373,7 @@ class PolicyForm(forms.Form):
         label="An approval holds for (minutes)",
         min_value=1,
         max_value=MAX_VALID_MINUTES,
-        initial=24 * 60,
+        initial=DEFAULT_APPROVAL_VALID_MINUTES,
         help_text="A request that has not started by then needs approving again.",
     )
     windows_only = forms.BooleanField(label="Evictions run only in maintenance windows", required=False)

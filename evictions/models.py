@@ -254,6 +254,10 @@ class Approval(models.Model):
         return f"{self.decision} by {self.approver_id} on #{self.request_id}"
 
 
+# A week: a request approved today for next week's window still holds when the window opens.
+DEFAULT_APPROVAL_VALID_MINUTES = 7 * 24 * 60
+
+
 class ApprovalPolicy(models.Model):
     """Who must agree before the engine acts on a cluster; the row without a cluster is the default."""
 
@@ -264,7 +268,7 @@ class ApprovalPolicy(models.Model):
     approver_groups = models.ManyToManyField(Group, blank=True, related_name="+")
     approver_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     delete_needs_approval = models.BooleanField(default=False)
-    approval_valid_minutes = models.PositiveIntegerField(default=24 * 60)
+    approval_valid_minutes = models.PositiveIntegerField(default=DEFAULT_APPROVAL_VALID_MINUTES)
     windows_only = models.BooleanField(default=False)  # every request on the cluster waits for a window
     updated_at = models.DateTimeField(auto_now=True)
 

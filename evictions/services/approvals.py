@@ -15,6 +15,7 @@ from audit.services import Actor, audit_record
 from clusters.models import Cluster
 from evictions.approvals import Tally, Vote, tally, vote_refusal
 from evictions.models import (
+    DEFAULT_APPROVAL_VALID_MINUTES,
     Approval,
     ApprovalPolicy,
     Decision,
@@ -84,7 +85,7 @@ class PolicyInput:
     approver_groups: tuple[str, ...] = ()
     approver_users: tuple[str, ...] = ()
     delete_needs_approval: bool = False
-    approval_valid_minutes: int = 24 * 60
+    approval_valid_minutes: int = DEFAULT_APPROVAL_VALID_MINUTES
     windows_only: bool = False
 
 
@@ -124,7 +125,8 @@ def policy_set(*, actor: Actor, cluster_id: int | None, data: PolicyInput) -> Ap
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        policy = ApprovalPolicy.objects.select_for_update().filter(cluster_id=cluster_id).first()
+        scope = {"cluster_id": cluster_id} if cluster_id is not None else {"cluster__isnull": True}
+        policy = ApprovalPolicy.objects.select_for_update().filter(**scope).first()
         before = _policy_json(policy) if policy else None
         policy = policy or ApprovalPolicy(cluster=cluster)
         policy.required_approvals = data.required_approvals
@@ -235,11 +237,12 @@ def _cast(
                 existing.decision, existing.comment, existing.created_at = decision, comment, now
                 existing.save(update_fields=["decision", "comment", "created_at"])
                 return existing
+            approver_id = int(actor.pk)  # type: ignore[union-attr, arg-type]  # a person: _check_vote made sure
             return Approval.objects.create(
                 request=request,
                 pod=pod,
                 requester_id=requester_id,
-                approver=actor,
+                approver_id=approver_id,
                 decision=decision,
                 comment=comment,
                 created_at=now,
@@ -333,7 +336,7 @@ def requests_awaiting_me(user: object) -> list[EvictionRequest]:
         return []
     waiting = (
         EvictionRequest.objects.filter(status=RequestStatus.AWAITING_APPROVAL)
-        .exclude(requester=user)
+        .exclude(requester_id=getattr(user, "pk", None))
         .select_related("cluster", "requester")
         .order_by("created_at", "id")[:200]
     )
@@ -347,8 +350,8 @@ def pod_deletes_awaiting_me(user: object) -> list[PodEviction]:
         return []
     asked = (
         PodEviction.objects.filter(delete_requested_at__isnull=False)
-        .exclude(delete_requested_by=user)
-        .exclude(delete_approvals__approver=user)
+        .exclude(delete_requested_by_id=getattr(user, "pk", None))
+        .exclude(delete_approvals__approver_id=getattr(user, "pk", None))
         .select_related("request__cluster", "delete_requested_by")
         .order_by("delete_requested_at", "id")[:200]
     )

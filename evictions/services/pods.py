@@ -442,7 +442,9 @@ def _ask_delete_approval(actor: Actor, pod_id: int, reason: str, grace_period_se
 
 
 def pod_delete_approve(*, actor: Actor, pod_id: int, comment: str = "") -> PodEviction:
-    """Approve an asked-for direct delete; with enough approvals the pod is deleted now."""
+    """Approve an asked-for direct delete; with enough approvals the pod is deleted now.
+
+    If the cluster refuses the delete, the approved ask stays; an approver who voted for it approves again to retry."""
     from evictions.services.approvals import APPROVE_PERM, _cast, _clean_comment, approver_allowed, policy_for
 
     authorize(actor, APPROVE_PERM)
@@ -450,23 +452,35 @@ def pod_delete_approve(*, actor: Actor, pod_id: int, comment: str = "") -> PodEv
     with transaction.atomic():
         pod = _locked_pod(pod_id)
         policy = policy_for(pod.request.cluster_id)
-        _check_delete_vote(actor, pod, approver_allowed(actor, policy))
-        now = timezone.now()
-        _cast(pod.request, pod, actor, pod.delete_requested_by_id, Decision.APPROVE, comment, now, None)  # type: ignore[arg-type]
-        approvals = Approval.objects.filter(pod=pod, decision=Decision.APPROVE).count()
         needed = max(1, policy.required_approvals)
+        approvals = Approval.objects.filter(pod=pod, decision=Decision.APPROVE).count()
+        voted_for = Approval.objects.filter(
+            pod=pod, approver_id=getattr(actor, "pk", None), decision=Decision.APPROVE
+        ).exists()
+        retry = voted_for and approvals >= needed and pod.delete_requested_at is not None and not pod.finished
+        if not retry:
+            _check_delete_vote(actor, pod, approver_allowed(actor, policy))
+            now = timezone.now()
+            _cast(pod.request, pod, actor, pod.delete_requested_by_id, Decision.APPROVE, comment, now, None)  # type: ignore[arg-type]
+            approvals += 1
         audit_record(
             actor=actor,
             action="pod.force_delete_approve",
             target=pod,
             cluster=pod.request.cluster,
-            details={"pod": pod.key, "comment": comment, "approvals": approvals, "needed": needed},
+            details={"pod": pod.key, "comment": comment, "approvals": approvals, "needed": needed, "retry": retry},
         )
         asked_by, reason, grace = pod.delete_requested_by, pod.delete_reason, pod.delete_grace_seconds
+        asked_at = pod.delete_requested_at
         if approvals < needed:
             return pod
+        # Taken off the inbox before the call, so that two approvers at once do not both delete.
         PodEviction.objects.filter(pk=pod.pk).update(delete_requested_at=None)
-    return _delete_directly(actor, pod_id, f"{reason} (asked by {asked_by}, approved by {actor})", grace)
+    try:
+        return _delete_directly(actor, pod_id, f"{reason} (asked by {asked_by}, approved by {actor})", grace)
+    except ValidationError:
+        PodEviction.objects.filter(pk=pod_id, delete_requested_at__isnull=True).update(delete_requested_at=asked_at)
+        raise
 
 
 def pod_delete_reject(*, actor: Actor, pod_id: int, comment: str) -> PodEviction:

@@ -106,7 +106,7 @@ def window_create(*, actor: Actor, cluster_id: int, data: WindowInput) -> Mainte
     validate_window(data)
     with transaction.atomic():
         cluster = Cluster.objects.select_for_update().get(pk=cluster_id)
-        window = MaintenanceWindow(cluster=cluster, created_by=actor if getattr(actor, "pk", None) else None)
+        window = MaintenanceWindow(cluster=cluster, created_by_id=getattr(actor, "pk", None))
         _apply(window, data)
         window.save()
         audit_record(actor=actor, action="window.create", target=window, cluster=cluster, details=_window_json(window))

@@ -526,7 +526,7 @@ def test_policies_read_built_in_then_default_then_the_clusters_own(api, vera):
 
     put = api.put(f"{POLICIES}default/", {"required_approvals": 1}, format="json")
     assert put.status_code == 200, put.content
-    assert put.json()["source"] == "default" and put.json()["approval_valid_minutes"] == 24 * 60
+    assert put.json()["source"] == "default" and put.json()["approval_valid_minutes"] == 7 * 24 * 60
     assert reader.get(f"{POLICIES}{cluster.pk}/").json()["source"] == "default"
 
     own = {

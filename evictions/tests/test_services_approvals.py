@@ -271,3 +271,21 @@ def test_a_refused_direct_delete_leaves_the_pod_alone(
     assert refused.delete_requested_at is None and "wait for the budget" in refused.note
     assert any(p["name"] == pod.name for p in sim.state()["pods"])
     assert approval_services.pod_deletes_awaiting_me(adam) == []
+
+
+def test_an_approved_delete_the_cluster_refuses_stays_approved_and_the_approver_retries(
+    rita, adam, alice, cluster, sim, django_capture_on_commit_callbacks
+):
+    needs(cluster, 0, delete_needs_approval=True)
+    pod = _running_pod(rita, cluster, django_capture_on_commit_callbacks)
+    pod_services.pod_force_delete(actor=alice, pod_id=pod.pk, reason="stuck", confirm_name=pod.name)
+    sim.inject_fault("forbidden", count=1, method="DELETE", path=f"/pods/{pod.name}$")
+    with pytest.raises(ValidationError, match="refused the delete"):
+        pod_services.pod_delete_approve(actor=adam, pod_id=pod.pk)
+    kept = PodEviction.objects.get(pk=pod.pk)
+    assert kept.delete_requested_at is not None and kept.status == PodStatus.PENDING
+    assert Approval.objects.filter(pod=pod, approver=adam).count() == 1
+    with django_capture_on_commit_callbacks():
+        retried = pod_services.pod_delete_approve(actor=adam, pod_id=pod.pk)  # the same vote, tried again
+    assert retried.status == PodStatus.TERMINATING and retried.delete_requested_at is None
+    assert Approval.objects.filter(pod=pod).count() == 1
