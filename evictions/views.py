@@ -604,12 +604,21 @@ def pod_delete_approve(request: HttpRequest, pk: int) -> HttpResponse:
     pod = get_object_or_404(PodEviction, pk=pk)
     form = VoteForm(request.POST)
     comment = form.cleaned_data["comment"] if form.is_valid() else ""
-    _vote(
-        request,
-        lambda: pod_services.pod_delete_approve(actor=request.user, pod_id=pk, comment=comment),
-        f"You approved deleting {pod.key} directly.",
-        f"Deleting {pod.key} directly was not approved",
-    )
+    try:
+        result = pod_services.pod_delete_approve(actor=request.user, pod_id=pk, comment=comment)
+    except PermissionDenied as error:
+        messages.error(request, f"{pod.key} was not deleted: {error or 'you may not approve this delete.'}")
+    except ValidationError as error:
+        stands = PodEviction.objects.filter(
+            pk=pk, delete_requested_at__isnull=False, delete_approvals__approver_id=request.user.pk
+        ).exists()
+        retry = " Your approval stands: approve again to retry." if stands else ""
+        messages.error(request, f"{pod.key} was not deleted: {' '.join(error.messages)}{retry}")
+    else:
+        if result.delete_requested_at is not None:
+            messages.success(request, f"You approved deleting {pod.key} directly; it needs more approvals.")
+        else:
+            messages.success(request, f"You approved deleting {pod.key} directly; it is being deleted.")
     return _next_or(request, reverse("approvals"))
 
 

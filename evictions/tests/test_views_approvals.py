@@ -341,7 +341,9 @@ def test_request_page_says_a_direct_delete_awaits_approval(cluster, rita, olga, 
     )
     html = signed_in(adam).get(reverse("request-detail", args=[request.pk])).content.decode()
     assert "Direct delete awaits approval (asked by olga)" in html
-    assert "decide on the Approvals page" in html
+    assert "decide on the Approvals page" in html and "Approve delete of web-1" in html
+    html = signed_in(olga).get(reverse("request-detail", args=[request.pk])).content.decode()
+    assert "Direct delete awaits approval (asked by olga)" in html and "Approve delete of web-1" not in html
 
 
 # ---- direct-delete asks --------------------------------------------------------------------------------------------
@@ -387,9 +389,18 @@ def test_refusing_a_direct_delete_keeps_the_pod_and_says_so(delete_ask, adam):
 def test_approving_a_direct_delete_on_an_unreachable_cluster_is_a_message(delete_ask, adam):
     delete_ask.request.cluster.api_url = "https://127.0.0.1:1"  # nothing listens: refused at once
     delete_ask.request.cluster.save()
-    response = signed_in(adam).post(reverse("pod-delete-approve", args=[delete_ask.pk]), {"comment": "ok"})
+    client = signed_in(adam)
+    response = client.post(reverse("pod-delete-approve", args=[delete_ask.pk]), {"comment": "ok"})
     assert response.status_code == 302
-    assert "was not approved" in messages_of(response)[-1] and "refused the delete" in messages_of(response)[-1]
+    message = messages_of(response)[-1]
+    assert message.startswith("shop/web-1 was not deleted: The cluster refused the delete")
+    assert message.endswith("Your approval stands: approve again to retry.")
+    # The ask stays; the approver retries from the request page (his vote keeps it off his inbox).
+    url = reverse("request-detail", args=[delete_ask.request_id])
+    assert "Approve delete of web-1" in client.get(url).content.decode()
+    response = client.post(reverse("pod-delete-approve", args=[delete_ask.pk]), {"next": url})
+    assert response["Location"] == url and "approve again to retry" in messages_of(response)[-1]
+    assert Approval.objects.filter(pod=delete_ask).count() == 1
 
 
 def test_operator_asking_for_a_direct_delete_is_told_it_waits_for_approval(delete_ask, olga):
