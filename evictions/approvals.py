@@ -48,6 +48,18 @@ class Tally:
         return "; ".join(parts) + "."
 
 
+def policy_allows(
+    *, user_id: int, permitted: bool, group_ids: set[int], named_users: set[int], named_groups: set[int]
+) -> bool:
+    """May this person approve under a policy: active with the approve permission (`permitted`) and, when the policy
+    names people or groups, named or in one of the groups."""
+    if not permitted:
+        return False
+    if not named_users and not named_groups:
+        return True
+    return user_id in named_users or bool(named_groups & group_ids)
+
+
 def vote_refusal(
     *,
     voter_id: int,

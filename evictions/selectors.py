@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from clusters import kube
 from clusters.models import Cluster
-from evictions.approvals import Tally, Vote, tally
+from evictions.approvals import Tally, Vote, policy_allows, tally
 from evictions.models import (
     POD_FINISHED,
     WEEKDAY_NAMES,
@@ -278,16 +278,16 @@ def _allowed_approvers(user_ids: set[int]) -> tuple[set[int], dict[int, set[int]
 
 
 def _policy_allows(policy: ApprovalPolicy, user_id: int, holding: set[int], groups: dict[int, set[int]]) -> bool:
-    # The same rule as services.approvals.approver_allowed, on rows read in bulk.
-    if user_id not in holding:
-        return False
+    # services.approvals.approver_allowed's rule (evictions.approvals.policy_allows), on rows read in bulk.
     if policy.pk is None:
-        return True
-    users = {u.pk for u in policy.approver_users.all()}
-    named = {g.pk for g in policy.approver_groups.all()}
-    if not users and not named:
-        return True
-    return user_id in users or bool(named & groups.get(user_id, set()))
+        return user_id in holding
+    return policy_allows(
+        user_id=user_id,
+        permitted=user_id in holding,
+        group_ids=groups.get(user_id, set()),
+        named_users={u.pk for u in policy.approver_users.all()},
+        named_groups={g.pk for g in policy.approver_groups.all()},
+    )
 
 
 def approval_states(requests: list[EvictionRequest], now: datetime | None = None) -> dict[int, ApprovalState]:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.services import Actor, audit_record
 from clusters.models import Cluster
-from evictions.approvals import Tally, Vote, tally, vote_refusal
+from evictions.approvals import Tally, Vote, policy_allows, tally, vote_refusal
 from evictions.models import (
     DEFAULT_APPROVAL_VALID_MINUTES,
     Approval,
@@ -48,19 +48,18 @@ def approver_allowed(user: object, policy: ApprovalPolicy, group_ids: set[int] |
     """Active, holding the approve permission, and (when the policy names people or groups) named by it.
 
     group_ids: the user's groups, when the caller checks many policies for one user."""
-    if not getattr(user, "is_active", False) or not user.has_perm(APPROVE_PERM):  # type: ignore[attr-defined]
-        return False
-    if policy.pk is None:
-        return True
-    users = {u.pk for u in policy.approver_users.all()}
-    groups = {g.pk for g in policy.approver_groups.all()}
-    if not users and not groups:
-        return True
-    if user.pk in users:  # type: ignore[attr-defined]
-        return True
+    permitted = bool(getattr(user, "is_active", False)) and user.has_perm(APPROVE_PERM)  # type: ignore[attr-defined]
+    if not permitted or policy.pk is None:
+        return permitted
     if group_ids is None:
         group_ids = set(user.groups.values_list("pk", flat=True))  # type: ignore[attr-defined]
-    return bool(groups & group_ids)
+    return policy_allows(
+        user_id=user.pk,  # type: ignore[attr-defined]
+        permitted=permitted,
+        group_ids=group_ids,
+        named_users={u.pk for u in policy.approver_users.all()},
+        named_groups={g.pk for g in policy.approver_groups.all()},
+    )
 
 
 class PolicyCache:
