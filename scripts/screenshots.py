@@ -97,6 +97,7 @@ def main() -> int:
         admin = get_user_model().objects.get(username="admin")
         cluster = Cluster.objects.get(name="demo")
         options = DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True, force=True)
+        Cluster.objects.filter(pk=cluster.pk).update(max_concurrent_drains=2)  # both drains below run at once
         done = request_create(
             actor=admin,
             data=RequestInput(
@@ -116,6 +117,14 @@ def main() -> int:
                 targets=(PodTarget("monitoring", "prometheus-0"),),
             ),
         )
+        # A policy applies to every request that has not started yet: let these start before it needs approval.
+        from evictions.models import EvictionRequest
+
+        for _ in range(300):
+            if not EvictionRequest.objects.filter(status="scheduled").exists():
+                break
+            time.sleep(0.1)
+        approvals_and_windows(admin, cluster, options)
         time.sleep(15)
         shoot(port, cluster.pk, done.pk, stuck.pk)
     finally:
@@ -131,6 +140,54 @@ def main() -> int:
                 os.killpg(child.pid, signal.SIGKILL)
     print(f"screenshots written to {OUT}")
     return 0
+
+
+def approvals_and_windows(admin: object, cluster: object, options: object) -> None:
+    """A nightly window, a policy needing one approval, and requests waiting for each: the approvals inbox and the
+    schedule have something to show."""
+    from datetime import time as clock
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.utils import timezone
+
+    from evictions.services.approvals import PolicyInput, policy_set
+    from evictions.services.requests import RequestInput, request_create
+    from evictions.services.windows import WindowInput, window_create
+
+    rita = get_user_model().objects.create_user("rita", password=PASSWORD)
+    rita.groups.add(Group.objects.get(name="requester"))
+    window_create(
+        actor=admin,
+        cluster_id=cluster.pk,  # type: ignore[attr-defined]
+        data=WindowInput(
+            kind="recurring",
+            label="nightly",
+            weekdays=(0, 1, 2, 3, 4),
+            start_time=clock(1),
+            end_time=clock(4),
+            timezone="Europe/Berlin",
+        ),
+    )
+    start = (timezone.now() + timedelta(days=5)).replace(hour=20, minute=0, second=0, microsecond=0)
+    window_create(
+        actor=admin,
+        cluster_id=cluster.pk,  # type: ignore[attr-defined]
+        data=WindowInput(kind="one_off", label="rack move", starts_at=start, ends_at=start + timedelta(hours=6)),
+    )
+    policy_set(actor=admin, cluster_id=cluster.pk, data=PolicyInput(required_approvals=1))  # type: ignore[attr-defined]
+    request_create(
+        actor=rita,
+        data=RequestInput(
+            cluster=cluster,  # type: ignore[arg-type]
+            kind="drain",
+            reason="firmware update",
+            node="node-1",
+            options=options,  # type: ignore[arg-type]
+            schedule="window",
+        ),
+    )
 
 
 def shoot(port: int, cluster_id: int, done_id: int, stuck_id: int) -> None:
@@ -157,6 +214,9 @@ def shoot(port: int, cluster_id: int, done_id: int, stuck_id: int) -> None:
             ("requests", "/requests/"),
             ("request-succeeded", f"/requests/{done_id}/"),
             ("request-blocked", f"/requests/{stuck_id}/"),
+            ("approvals", "/approvals/"),
+            ("schedule", "/schedule/"),
+            ("notifications", "/notifications/"),
             ("audit", "/audit/"),
         ]
         for name, path in pages:
