@@ -172,7 +172,9 @@ def endpoint_update(
     if not changes:
         return endpoint
     with transaction.atomic():
-        locked = NotificationEndpoint.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=endpoint.pk)
+        locked = (
+            NotificationEndpoint.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=endpoint.pk)
+        )
         for field, value in changes.items():
             setattr(locked, field, value)
         locked.save()
@@ -195,7 +197,9 @@ def endpoint_delete(*, actor: Actor, endpoint: NotificationEndpoint) -> None:
     """Delete the endpoint and its delivery log."""
     _authorize(actor, DELETE)
     with transaction.atomic():
-        locked = NotificationEndpoint.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=endpoint.pk)
+        locked = (
+            NotificationEndpoint.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=endpoint.pk)
+        )
         details = _shown(locked)
         details.pop("url")
         audit_record(
