@@ -122,6 +122,8 @@ class EvictionRequest(models.Model):
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["cluster", "created_at"]),
             models.Index(fields=["requester", "created_at"]),
+            # History: newest/oldest first, keyset-paginated on (created_at, id).
+            models.Index(fields=["created_at", "id"], name="request_created_id"),
         ]
         permissions = [
             ("approve_evictionrequest", "Can approve or reject other people's eviction requests"),
@@ -178,6 +180,14 @@ class PodEviction(models.Model):
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["request", "status"]),
             models.Index(fields=["blocking_pdb"], condition=Q(status="blocked"), name="blocked_by_pdb"),
+            # History: the keyset sort orders, and the main filters each with the sort key.
+            models.Index(fields=["created_at", "id"], name="pod_created_id"),
+            models.Index(
+                fields=["seconds_to_evict", "id"], condition=Q(seconds_to_evict__isnull=False), name="pod_time_to_evict"
+            ),
+            models.Index(fields=["namespace", "created_at"], name="pod_namespace_created"),
+            models.Index(fields=["node", "created_at"], name="pod_node_created"),
+            models.Index(fields=["status", "created_at"], name="pod_status_created"),
         ]
 
     def __str__(self) -> str:
@@ -213,7 +223,12 @@ class EvictionAttempt(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["pod", "at"]), models.Index(fields=["http_status", "at"])]
+        indexes = [
+            models.Index(fields=["pod", "at"]),
+            models.Index(fields=["http_status", "at"]),
+            # History: "pods that got answer N" probes (pod, http_status) once per candidate pod.
+            models.Index(fields=["pod", "http_status"], name="attempt_pod_answer"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.http_status} at {self.at:%H:%M:%S}"
