@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_META_KEY = "drainboard.request_id"
 
 
 def current_request_id() -> str:
@@ -32,6 +33,9 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE.match(incoming) else uuid.uuid4().hex
         token = _current.set(request_id)
+        # Django logs 4xx/5xx answers ("Not Found: /x") after the middleware chain has returned, when the context
+        # variable is reset: the filter below finds the id on the request the log record carries.
+        request.META[_META_KEY] = request_id
         try:
             response = self.get_response(request)
         finally:
@@ -42,5 +46,10 @@ class RequestIdMiddleware:
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _current.get()
+        request_id = _current.get()
+        if request_id == "-":
+            meta = getattr(getattr(record, "request", None), "META", None)
+            if isinstance(meta, dict):
+                request_id = meta.get(_META_KEY, "-")
+        record.request_id = request_id
         return True

@@ -10,6 +10,7 @@ from accounts.forms import LoginForm
 from audit import views as audit_views
 from clusters import views as cluster_views
 from clusters.api import ClusterViewSet
+from config import health, metrics
 from config import views as core_views
 from evictions import api as eviction_api
 from notifications import api as notification_api
@@ -21,7 +22,8 @@ notification_api.register(router)
 
 urlpatterns = [
     path("", core_views.dashboard, name="dashboard"),
-    path("healthz", core_views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="accounts/login.html", authentication_form=LoginForm),

@@ -15,6 +15,7 @@ from audit.services import System, audit_record
 from clusters import kube
 from clusters.services import clusters_due_for_check
 from clusters.tasks import check_cluster
+from config.metrics import record_tick
 from evictions.models import EvictionRequest, PodEviction, PodStatus
 from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
@@ -156,6 +157,7 @@ def uncordon_node(request_id: int) -> None:
 @shared_task(ignore_result=True, soft_time_limit=20, time_limit=30)
 def tick() -> dict[str, int]:
     """Beat runs this every TICK_SECONDS: start due work, recover lost work, flag stuck work, check clusters."""
+    record_tick()  # for /metrics: how long ago the last tick ran
     counts: dict[str, int] = {}
     counts["window_closed"] = window_services.requests_window_closed()
     counts["window_opened"] = window_services.requests_window_reopened()
