@@ -13,7 +13,8 @@ from audit.selectors import audit_events_for_cluster
 from clusters import services
 from clusters.forms import ClusterEditForm, ClusterForm, add_errors
 from clusters.models import Cluster
-from clusters.selectors import cluster_list
+from clusters.selectors import cluster_budgets, cluster_list
+from evictions.dashboard import HISTORY_DAYS, HISTORY_DEFINITION, bar_chart, budget_history
 from evictions.selectors import cluster_policy, cluster_windows
 
 
@@ -103,3 +104,23 @@ def cluster_check(request: HttpRequest, pk: int) -> HttpResponse:
     if getattr(request, "htmx", False):
         return render(request, "clusters/_status.html", {"cluster": cluster})
     return redirect("cluster-detail", pk=cluster.pk)
+
+
+@login_required
+@permission_required("clusters.view_cluster", raise_exception=True)
+def cluster_pdbs(request: HttpRequest, pk: int) -> HttpResponse:
+    """The cluster's disruption budgets now (with the pods each selects), and which blocked most in our records."""
+    cluster = get_object_or_404(Cluster, pk=pk)
+    history = budget_history(cluster.pk)
+    chart = bar_chart(
+        [(h.pdb, h.seconds, f"{h.total_words}, {h.pods} pod{'s' if h.pods != 1 else ''}") for h in history]
+    )
+    context = {
+        "cluster": cluster,
+        "live": cluster_budgets(cluster),
+        "history": history,
+        "chart": chart,
+        "history_days": HISTORY_DAYS,
+        "definition": HISTORY_DEFINITION.format(days=HISTORY_DAYS),
+    }
+    return render(request, "clusters/pdbs.html", context)

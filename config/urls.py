@@ -37,6 +37,7 @@ urlpatterns = [
     path("clusters/<int:pk>/edit/", cluster_views.cluster_edit, name="cluster-edit"),
     path("clusters/<int:pk>/delete/", cluster_views.cluster_delete, name="cluster-delete"),
     path("clusters/<int:pk>/check/", cluster_views.cluster_check, name="cluster-check"),
+    path("clusters/<int:pk>/pdbs/", cluster_views.cluster_pdbs, name="cluster-pdbs"),
     path("audit/", audit_views.audit_index, name="audit"),
     path("notifications/", include("notifications.urls")),
     path("", include("evictions.urls")),
