@@ -11,17 +11,18 @@ from django.utils import timezone
 
 from accounts.roles import ROLES
 from clusters.models import Cluster
+from evictions.history import POD_ORDERS, REQUEST_ORDERS, HistoryFilters, Order
 from evictions.models import (
     DEFAULT_APPROVAL_VALID_MINUTES,
     WEEKDAY_NAMES,
     ApprovalPolicy,
+    PodStatus,
     RequestKind,
     RequestStatus,
     Schedule,
     WindowKind,
 )
 from evictions.planning import DrainOptions, PodTarget
-from evictions.selectors import RequestFilters
 from evictions.services.approvals import MAX_REQUIRED_APPROVALS, MAX_VALID_MINUTES, PolicyInput
 from evictions.services.requests import MAX_TARGETS, RequestInput
 from evictions.services.windows import WindowInput
@@ -29,28 +30,76 @@ from evictions.services.windows import WindowInput
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 
-class RequestFilterForm(forms.Form):
-    """The GET filters of the requests list; an invalid value is reported and ignored."""
+class HistoryFilterForm(forms.Form):
+    """The GET filters of a history list; an invalid value is reported and ignored, the valid ones still filter."""
+
+    STATUSES: list[tuple[str, str]] = []
+    ORDERS: dict[str, Order] = REQUEST_ORDERS
 
     cluster = forms.ModelChoiceField(queryset=Cluster.objects.order_by("name"), required=False, empty_label="any")
-    status = forms.ChoiceField(choices=[("", "any"), *RequestStatus.choices], required=False)
-    requester = forms.CharField(max_length=150, required=False)
+    status = forms.ChoiceField(choices=[("", "any")], required=False)
+    namespace = forms.CharField(max_length=253, required=False)
+    pod = forms.CharField(label="Pod name contains", max_length=253, required=False)
     node = forms.CharField(max_length=253, required=False)
+    requester = forms.CharField(max_length=150, required=False)
+    approver = forms.CharField(label="Approved by", max_length=150, required=False)
+    answer = forms.IntegerField(
+        label="Answer code",
+        min_value=100,
+        max_value=599,
+        required=False,
+        help_text="An HTTP status a pod received, e.g. 429.",
+        widget=forms.NumberInput(attrs={"placeholder": "e.g. 429"}),
+    )
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    sort = forms.ChoiceField(choices=[], required=False)
 
-    def filters(self) -> RequestFilters:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", "any"), *self.STATUSES]  # type: ignore[attr-defined]
+        self.fields["sort"].choices = [(o.name, o.label) for o in self.ORDERS.values()]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "Choose a day on or after the first one.")
+        return data
+
+    def _valid(self) -> dict[str, Any]:
+        if not self.is_bound:
+            return {}
         self.is_valid()
-        data: dict[str, Any] = getattr(self, "cleaned_data", {})  # the fields that were valid still filter
+        return getattr(self, "cleaned_data", {})  # the fields that were valid still filter
+
+    def filters(self) -> HistoryFilters:
+        data = self._valid()
         cluster = data.get("cluster")
-        return RequestFilters(
+        return HistoryFilters(
             cluster=cluster.pk if cluster else None,
             status=data.get("status") or "",
-            requester=(data.get("requester") or "").strip(),
+            namespace=(data.get("namespace") or "").strip(),
+            pod=(data.get("pod") or "").strip(),
             node=(data.get("node") or "").strip(),
+            requester=(data.get("requester") or "").strip(),
+            approver=(data.get("approver") or "").strip(),
+            answer=data.get("answer"),
             since=data.get("since"),
             until=data.get("until"),
         )
+
+    def order(self) -> Order:
+        return self.ORDERS.get(self._valid().get("sort") or "newest", self.ORDERS["newest"])
+
+
+class RequestFilterForm(HistoryFilterForm):
+    STATUSES = RequestStatus.choices
+    ORDERS = REQUEST_ORDERS
+
+
+class PodFilterForm(HistoryFilterForm):
+    STATUSES = PodStatus.choices
+    ORDERS = POD_ORDERS
 
 
 def requester_names() -> list[str]:

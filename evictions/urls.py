@@ -18,6 +18,7 @@ urlpatterns = [
     path("requests/<int:pk>/retry/", views.request_retry, name="request-retry"),
     path("requests/<int:pk>/approve/", views.request_approve, name="request-approve"),
     path("requests/<int:pk>/reject/", views.request_reject, name="request-reject"),
+    path("evictions/", views.pod_index, name="evictions"),
     path("evictions/<int:pk>/retry/", views.pod_retry, name="pod-retry"),
     path("evictions/<int:pk>/skip/", views.pod_skip, name="pod-skip"),
     path("evictions/<int:pk>/force-delete/", views.pod_force_delete, name="pod-force-delete"),

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -29,6 +29,7 @@ from clusters.models import Cluster
 from evictions.forms import (
     ExtendForm,
     ForceDeleteForm,
+    PodFilterForm,
     PolicyForm,
     RequestFilterForm,
     RequestForm,
@@ -36,6 +37,15 @@ from evictions.forms import (
     VoteForm,
     WindowForm,
     requester_names,
+)
+from evictions.history import (
+    InvalidCursor,
+    KeysetPage,
+    Order,
+    attach_pod_counts,
+    keyset_page,
+    pod_history,
+    request_history,
 )
 from evictions.models import (
     POD_COLOURS,
@@ -61,7 +71,6 @@ from evictions.selectors import (
     pod_rows,
     queue_position,
     request_detail,
-    request_list,
     request_progress,
     schedule_by_cluster,
     window_words,
@@ -90,22 +99,54 @@ RETRYABLE = {PodStatus.PENDING, PodStatus.BLOCKED, PodStatus.NEEDS_INTERVENTION}
 # ---- list ------------------------------------------------------------------------------------------------------------
 
 
+def _history_page(request: HttpRequest, rows: QuerySet[Any], order: Order) -> tuple[KeysetPage[Any], str]:
+    """A keyset page from the request's `cursor`; a cursor that is not ours gives the first page and a message."""
+    try:
+        return keyset_page(rows, order, request.GET.get("cursor", ""), PAGE_SIZE), ""
+    except InvalidCursor as error:
+        return keyset_page(rows, order, "", PAGE_SIZE), str(error)
+
+
+def _query_without_cursor(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    query.pop("page", None)
+    return query.urlencode()
+
+
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def request_index(request: HttpRequest) -> HttpResponse:
+    """Request history: filters, a sort order, and cursor pages (fast at any depth)."""
     form = RequestFilterForm(request.GET or None)
-    rows = request_list(form.filters() if form.is_bound else None)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, cursor_error = _history_page(request, request_history(form.filters()), form.order())
+    attach_pod_counts(page.rows)
     context = {
         "form": form,
         "page": page,
-        "rows": [(r, REQUEST_COLOURS.get(r.status, "grey")) for r in page],
-        "query": query.urlencode(),
+        "cursor_error": cursor_error,
+        "rows": [(r, REQUEST_COLOURS.get(r.status, "grey")) for r in page.rows],
+        "query": _query_without_cursor(request),
         "requesters": requester_names(),
     }
-    return render(request, "evictions/list.html", context)
+    return render(request, "evictions/list.html", context, status=400 if cursor_error else 200)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def pod_index(request: HttpRequest) -> HttpResponse:
+    """Pod eviction history across requests: filters, sort orders (time to evict too), cursor pages."""
+    form = PodFilterForm(request.GET or None)
+    page, cursor_error = _history_page(request, pod_history(form.filters()), form.order())
+    context = {
+        "form": form,
+        "page": page,
+        "cursor_error": cursor_error,
+        "rows": [(p, POD_COLOURS.get(p.status, "grey")) for p in page.rows],
+        "query": _query_without_cursor(request),
+        "requesters": requester_names(),
+    }
+    return render(request, "evictions/evictions.html", context, status=400 if cursor_error else 200)
 
 
 # ---- new request ---------------------------------------------------------------------------------------------------

@@ -145,14 +145,15 @@ def test_list_shows_progress_status_and_counts(admin_client, alice):
     assert "drain node <code>node-2</code>" in html
 
 
-def test_list_paginates_by_fifty_and_keeps_the_filters(admin_client, alice):
+def test_list_pages_by_fifty_with_a_cursor_and_keeps_the_filters(admin_client, alice):
     prod = ClusterFactory(name="prod")
     for _ in range(55):
         make_request(prod, alice)
     first = admin_client.get(reverse("requests"), {"cluster": prod.pk})
     assert len(first.context["rows"]) == 50
-    assert f"cluster={prod.pk}&amp;page=2" in first.content.decode()
-    second = admin_client.get(reverse("requests"), {"cluster": prod.pk, "page": 2})
+    cursor = first.context["page"].next_cursor
+    assert f"cluster={prod.pk}&amp;cursor=" in first.content.decode()
+    second = admin_client.get(reverse("requests"), {"cluster": prod.pk, "cursor": cursor})
     assert len(second.context["rows"]) == 5
 
 
