@@ -47,6 +47,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "notifications.delete_notificationendpoint",
         "notifications.view_notificationendpoint",
         "notifications.view_notificationdelivery",
+        "audit.verify_auditevent",
     ],
 }
 

@@ -60,37 +60,62 @@ class Verification:
     last_sequence: int | None
     broken_sequence: int | None = None
     problem: str = ""
+    broken_id: int | None = None  # the database id of the first event that does not verify
+    last_hash: str = ""  # the hash of the last event verified, for a checkpoint to continue from
 
 
-def verify(key: str, events: Iterable[Any], *, start_hash: str | None = None) -> Verification:
-    """Walk events in sequence order; the first event may continue from start_hash (kept after retention)."""
+def event_fields(event: Any) -> dict[str, Any]:
+    return hashed_fields(
+        sequence=event.sequence,
+        created_at=event.created_at,
+        actor_type=event.actor_type,
+        actor_id=event.actor_id,
+        actor_name=event.actor_name,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        cluster_id=event.cluster_id,
+        cluster_name=event.cluster_name,
+        request_id=event.request_id,
+        details=event.details,
+    )
+
+
+def verify(
+    key: str,
+    events: Iterable[Any],
+    *,
+    start_hash: str | None = None,
+    start_sequence: int | None = None,
+) -> Verification:
+    """Walk events in sequence order from start_sequence, the first continuing from start_hash.
+
+    start_hash is the genesis hash for a chain that starts at #1, the anchor after retention, or a checkpoint's hash.
+    """
     expected_prev = start_hash
-    expected_sequence: int | None = None
+    expected_sequence = start_sequence
     checked = 0
     last: int | None = None
+    last_hash = ""
     for event in events:
+        pk = getattr(event, "pk", None)
         if expected_sequence is not None and event.sequence != expected_sequence:
-            return Verification(False, checked, last, event.sequence, f"sequence gap: expected {expected_sequence}")
+            missing = f"#{expected_sequence}" + (
+                f" to #{event.sequence - 1}" if event.sequence > expected_sequence + 1 else ""
+            )
+            problem = f"sequence gap: expected #{expected_sequence}, events {missing} are missing"
+            if event.sequence < expected_sequence:
+                problem = f"sequence out of order: expected #{expected_sequence}"
+            return Verification(False, checked, last, event.sequence, problem, pk, last_hash)
         if expected_prev is not None and event.prev_hash != expected_prev:
-            return Verification(False, checked, last, event.sequence, "prev_hash does not match the previous event")
-        fields = hashed_fields(
-            sequence=event.sequence,
-            created_at=event.created_at,
-            actor_type=event.actor_type,
-            actor_id=event.actor_id,
-            actor_name=event.actor_name,
-            action=event.action,
-            object_type=event.object_type,
-            object_id=event.object_id,
-            cluster_id=event.cluster_id,
-            cluster_name=event.cluster_name,
-            request_id=event.request_id,
-            details=event.details,
-        )
-        if not hmac.compare_digest(event_hash(key, fields, event.prev_hash), event.hash):
-            return Verification(False, checked, last, event.sequence, "hash does not match the event's content")
+            problem = "prev_hash does not match the previous event"
+            return Verification(False, checked, last, event.sequence, problem, pk, last_hash)
+        if not hmac.compare_digest(event_hash(key, event_fields(event), event.prev_hash), event.hash):
+            problem = "hash does not match the event's content"
+            return Verification(False, checked, last, event.sequence, problem, pk, last_hash)
         expected_prev = event.hash
         expected_sequence = event.sequence + 1
         checked += 1
         last = event.sequence
-    return Verification(True, checked, last)
+        last_hash = event.hash
+    return Verification(True, checked, last, last_hash=last_hash)

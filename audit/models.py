@@ -47,7 +47,12 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-sequence"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            # PostgreSQL: `action LIKE 'pod.%'` (the prefix filter) uses this; other databases ignore opclasses.
+            models.Index(fields=["action"], name="audit_event_action_prefix", opclasses=["varchar_pattern_ops"]),
+        ]
+        permissions = [("verify_auditevent", "Can verify the audit chain now")]
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.actor_name} {self.action} {self.object_type}:{self.object_id}"
@@ -69,3 +74,34 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain head at #{self.last_sequence}"
+
+
+class AuditVerification(models.Model):
+    """The single row holding how far the chain is verified, where it broke, and where it starts after retention.
+
+    Verifying a million events on every page load is too slow, so `audit_verify` and a periodic task advance
+    this checkpoint and the audit page shows it.
+    """
+
+    # The last event known good, and its hash: the next run continues from there.
+    verified_sequence = models.BigIntegerField(null=True, blank=True)
+    verified_hash = models.CharField(max_length=64, blank=True)
+    verified_count = models.BigIntegerField(default=0)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    # The first event that does not verify (its database id and sequence), or the tail that is missing.
+    broken_event_id = models.BigIntegerField(null=True, blank=True)
+    broken_sequence = models.BigIntegerField(null=True, blank=True)
+    problem = models.TextField(blank=True)
+    # After retention the chain starts at anchor_sequence, whose prev_hash must equal anchor_hash.
+    anchor_sequence = models.BigIntegerField(null=True, blank=True)
+    anchor_hash = models.CharField(max_length=64, blank=True)
+    anchored_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        if self.broken_sequence is not None:
+            return f"audit chain broken at #{self.broken_sequence}"
+        return f"audit chain verified up to #{self.verified_sequence}"
+
+    @property
+    def broken(self) -> bool:
+        return bool(self.problem)

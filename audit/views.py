@@ -1,17 +1,99 @@
-"""The audit page: recent events and the state of the hash chain."""
+"""The audit pages: search with keyset pages, streamed exports, and the chain's verification checkpoint."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from audit.models import AuditEvent
-from audit.selectors import audit_chain_verify
+from audit import export
+from audit.forms import AuditSearchForm, cursor
+from audit.selectors import (
+    AuditFilters,
+    AuditPage,
+    audit_page,
+    audit_search,
+    audit_verification_state,
+    chain_head_sequence,
+    event_rows,
+)
+from audit.services import VERIFY_NOW_LIMIT, audit_verification_advance
+
+VIEW = "audit.view_auditevent"
+VERIFY = "audit.verify_auditevent"
+PAGE_SIZE = 50
+
+
+def cluster_names() -> list[str]:
+    from clusters.models import Cluster
+
+    return list(Cluster.objects.order_by("name").values_list("name", flat=True)[:500])
 
 
 @login_required
-@permission_required("audit.view_auditevent", raise_exception=True)
+@permission_required(VIEW, raise_exception=True)
 def audit_index(request: HttpRequest) -> HttpResponse:
-    events = AuditEvent.objects.all()[:200]
-    return render(request, "audit/index.html", {"events": events, "verification": audit_chain_verify()})
+    form = AuditSearchForm(request.GET)
+    page = AuditPage([])
+    if form.is_valid():
+        page = audit_page(
+            form.filters(),
+            before=cursor(request.GET.get("before")),
+            after=cursor(request.GET.get("after")),
+            size=PAGE_SIZE,
+        )
+    query = request.GET.copy()
+    for key in ("before", "after"):
+        query.pop(key, None)
+    searched = any(form.data.get(name) for name in form.fields)
+    verification = audit_verification_state()
+    head = chain_head_sequence()
+    context = {
+        "form": form,
+        "searched": searched,
+        "page": page,
+        "rows": event_rows(page.events),
+        "empty_text": "No events match this search." if searched else "No events yet.",
+        "query": query.urlencode(),
+        "verification": verification,
+        "unverified": max(0, head - (verification.verified_sequence or 0)) if verification.checked_at else 0,
+        "verify_limit": VERIFY_NOW_LIMIT,
+        "cluster_names": cluster_names(),
+    }
+    return render(request, "audit/index.html", context)
+
+
+def streamed_export(filters: AuditFilters, fmt: str) -> StreamingHttpResponse:
+    """The whole search as a file, written as rows come from the database (never all in memory)."""
+    rows = export.export_rows(audit_search(filters))
+    response = StreamingHttpResponse(export.chunks(fmt, rows), content_type=export.content_type(fmt))
+    response["Content-Disposition"] = f'attachment; filename="{export.file_name(fmt, timezone.now())}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def audit_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    form = AuditSearchForm(request.GET)
+    if fmt not in export.FORMATS:
+        return HttpResponse("Export as .csv or .json.\n", status=404, content_type="text/plain")
+    if not form.is_valid():
+        lines = [f"{name}: {' '.join(str(e) for e in errors)}" for name, errors in form.errors.items()]
+        return HttpResponse("\n".join(lines) + "\n", status=400, content_type="text/plain; charset=utf-8")
+    return streamed_export(form.filters(), fmt)
+
+
+@login_required
+@require_POST
+@permission_required(VERIFY, raise_exception=True)
+def audit_verify_now(request: HttpRequest) -> HttpResponse:
+    state = audit_verification_advance(limit=VERIFY_NOW_LIMIT)
+    if state.broken:
+        messages.error(request, "The audit chain does not verify; see below.")
+    else:
+        messages.success(request, f"Verified up to event #{state.verified_sequence or 0}.")
+    return redirect("audit")

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from audit.selectors import audit_events_for_cluster
+from audit.selectors import audit_cluster_history
 from clusters import services
 from clusters.forms import ClusterEditForm, ClusterForm, add_errors
 from clusters.models import Cluster
@@ -28,8 +28,13 @@ def cluster_index(request: HttpRequest) -> HttpResponse:
 @permission_required("clusters.view_cluster", raise_exception=True)
 def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster, pk=pk)
-    events = audit_events_for_cluster(cluster_id=cluster.pk, limit=50)
-    context = {"cluster": cluster, "events": events, "windows": cluster_windows(cluster), **cluster_policy(cluster)}
+    history = audit_cluster_history(cluster_id=cluster.pk)
+    context = {
+        "cluster": cluster,
+        "audit_history": history,
+        "windows": cluster_windows(cluster),
+        **cluster_policy(cluster),
+    }
     return render(request, "clusters/detail.html", context)
 
 

@@ -52,6 +52,10 @@ if not FIELD_ENCRYPTION_KEYS:
 AUDIT_HMAC_KEY = _required_secret("AUDIT_HMAC_KEY")
 if len(AUDIT_HMAC_KEY) < 32:
     raise ImproperlyConfigured("AUDIT_HMAC_KEY must be at least 32 characters")
+# Days of audit events to keep; `manage.py audit_retain --export PATH` exports and removes older ones. 0 keeps all.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 0, minimum=0)
+# How often beat advances the audit chain's verification checkpoint.
+AUDIT_VERIFY_INTERVAL_SECONDS = env_int("AUDIT_VERIFY_INTERVAL_SECONDS", 300, minimum=10)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
@@ -351,4 +355,9 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "tick": {"task": "evictions.tasks.tick", "schedule": float(TICK_SECONDS), "options": {"expires": TICK_SECONDS}},
+    "audit-verify": {
+        "task": "audit.tasks.verify_chain",
+        "schedule": float(AUDIT_VERIFY_INTERVAL_SECONDS),
+        "options": {"expires": AUDIT_VERIFY_INTERVAL_SECONDS},
+    },
 }

@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts import views as account_views
 from accounts.forms import LoginForm
-from audit import views as audit_views
+from audit import api as audit_api
 from clusters import views as cluster_views
 from clusters.api import ClusterViewSet
 from config import health, metrics
@@ -38,9 +38,11 @@ urlpatterns = [
     path("clusters/<int:pk>/delete/", cluster_views.cluster_delete, name="cluster-delete"),
     path("clusters/<int:pk>/check/", cluster_views.cluster_check, name="cluster-check"),
     path("clusters/<int:pk>/pdbs/", cluster_views.cluster_pdbs, name="cluster-pdbs"),
-    path("audit/", audit_views.audit_index, name="audit"),
+    path("audit/", include("audit.urls")),
     path("notifications/", include("notifications.urls")),
     path("", include("evictions.urls")),
+    path("api/v1/audit/", audit_api.AuditEventList.as_view(), name="api-audit-list"),
+    path("api/v1/audit/export.<str:fmt>", audit_api.AuditExport.as_view(), name="api-audit-export"),
     path("api/v1/", include((router.urls, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

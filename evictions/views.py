@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from audit.selectors import audit_request_history
 from clusters import kube
 from clusters import services as cluster_services
 from clusters.forms import add_errors
@@ -348,6 +349,7 @@ def request_show(request: HttpRequest, pk: int) -> HttpResponse:
         context["partial"] = True
         context["actions_oob"] = request.GET.get("k") != context["actions_key"]
         return render(request, "evictions/_request_live.html", context)
+    context["audit_history"] = audit_request_history(request_id=req.pk)
     return render(request, "evictions/detail.html", context)
 
 
