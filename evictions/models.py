@@ -124,6 +124,10 @@ class EvictionRequest(models.Model):
             models.Index(fields=["requester", "created_at"]),
             # History: newest/oldest first, keyset-paginated on (created_at, id).
             models.Index(fields=["created_at", "id"], name="request_created_id"),
+            # The dashboard's recent completions: the last to finish, newest first.
+            models.Index(
+                fields=["finished_at", "id"], condition=Q(finished_at__isnull=False), name="request_finished_at"
+            ),
         ]
         permissions = [
             ("approve_evictionrequest", "Can approve or reject other people's eviction requests"),

@@ -213,11 +213,11 @@ def test_recent_finished_lists_the_last_to_finish_with_how_long_they_ran(alice):
     make_request(prod, alice, status=RequestStatus.REJECTED, started_at=None, finished_at=now - timedelta(hours=1))
     make_request(prod, alice)  # running
 
-    rows = dashboard.recent_finished(now=now)
+    rows = dashboard.recent_finished()
     assert [row.request.pk for row in rows][:2] == [early.pk, late.pk]
     assert (rows[0].duration, rows[1].duration, rows[2].duration) == ("50m", "4m", "")
     assert rows[0].colour == "green" and rows[1].colour == "red"
-    assert len(dashboard.recent_finished(now=now, limit=1)) == 1
+    assert len(dashboard.recent_finished(limit=1)) == 1
 
 
 def test_budget_history_adds_up_time_blocked_per_budget_most_first(alice):
