@@ -7,6 +7,7 @@ reason in words instead of an error page.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -295,7 +296,8 @@ def live_budget_states(cluster: Cluster, pdbs: list[str]) -> dict[str, BlockExpl
     if cluster.reachable is False:
         why = f"Cluster {cluster.name} is unreachable: {cluster.last_error or 'its last check failed'}."
         return {pdb: BlockExplanation(pdb, "", (), why) for pdb in pdbs}
-    key = f"drainboard:dashboard:budgets:{cluster.pk}:{','.join(pdbs)}"
+    digest = hashlib.sha256(",".join(pdbs).encode()).hexdigest()[:32]  # a short key, however long the names
+    key = f"drainboard:dashboard:budgets:{cluster.pk}:{digest}"
     cached = cache.get(key)
     if cached is None:
         cached = _read_budget_states(cluster, pdbs)
