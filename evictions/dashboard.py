@@ -565,9 +565,9 @@ class BarChart:
 def bar_chart(
     rows: list[tuple[str, float, str]],
     *,
-    width: int = 760,
-    label_width: int = 240,
-    words_width: int = 200,
+    width: int = 960,
+    label_width: int = 280,
+    words_width: int = 220,
     bar_height: int = 20,
     gap: int = 10,
 ) -> BarChart:

@@ -160,7 +160,7 @@ def test_cluster_values_are_escaped(viewer_client, alice):
 def test_dashboard_query_count_does_not_grow_with_rows(operator_client, alice, django_assert_max_num_queries):
     # Session, user and permissions: a few queries; each panel a fixed handful (see evictions.dashboard).
     populate(alice, clusters=2, per_cluster=2)
-    with django_assert_max_num_queries(30) as small:
+    with django_assert_max_num_queries(22) as small:
         assert operator_client.get(reverse("dashboard")).status_code == 200
     populate(alice, clusters=6, per_cluster=8, prefix="more")
     with django_assert_max_num_queries(len(small.captured_queries)) as large:
