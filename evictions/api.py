@@ -20,9 +20,23 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+from rest_framework.utils.urls import replace_query_param
 
 from accounts.permissions import require_perm
 from clusters.models import Cluster
+from evictions.history import (
+    MAX_PAGE_SIZE,
+    POD_ORDERS,
+    REQUEST_ORDERS,
+    HistoryFilters,
+    InvalidCursor,
+    KeysetPage,
+    Order,
+    attach_pod_counts,
+    keyset_page,
+    pod_history,
+    request_history,
+)
 from evictions.models import (
     DEFAULT_APPROVAL_VALID_MINUTES,
     Approval,
@@ -31,13 +45,14 @@ from evictions.models import (
     EvictionRequest,
     MaintenanceWindow,
     PodEviction,
+    PodStatus,
     RequestKind,
     RequestStatus,
     Schedule,
     WindowKind,
 )
 from evictions.planning import DrainOptions, PodTarget
-from evictions.selectors import RequestFilters, queue_position, request_detail, request_list, request_progress
+from evictions.selectors import queue_position, request_detail, request_progress
 from evictions.services import approvals as approval_services
 from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
@@ -53,6 +68,7 @@ CHANGE_POLICY = "evictions.change_approvalpolicy"
 ADD_WINDOW = "evictions.add_maintenancewindow"
 CHANGE_WINDOW = "evictions.change_maintenancewindow"
 DELETE_WINDOW = "evictions.delete_maintenancewindow"
+DEFAULT_LIMIT = 100
 
 
 # ---- input --------------------------------------------------------------------------------------------------------
@@ -156,33 +172,66 @@ class EvictionRequestCreateSerializer(Strict):
         )
 
 
-class RequestFiltersSerializer(Strict):
+class HistoryFiltersSerializer(Strict):
+    """The history filters of the requests and pod evictions lists, with cursor pagination."""
+
+    STATUSES: list[tuple[str, str]] = []
+    ORDERS: dict[str, Order] = REQUEST_ORDERS
+
     cluster = serializers.IntegerField(required=False, min_value=1)
-    status = serializers.ChoiceField(choices=RequestStatus.choices, required=False)
+    status = serializers.ChoiceField(choices=[], required=False)
+    namespace = serializers.CharField(max_length=253, required=False)
+    pod = serializers.CharField(max_length=253, required=False, help_text="Contained in the pod's name.")
     requester = serializers.CharField(max_length=150, required=False)
+    approver = serializers.CharField(max_length=150, required=False, help_text="Username of someone who approved.")
     node = serializers.CharField(max_length=253, required=False)
+    answer = serializers.IntegerField(required=False, min_value=100, max_value=599)
     since = serializers.DateField(required=False, help_text="Created on or after this day (YYYY-MM-DD).")
     until = serializers.DateField(required=False, help_text="Created on or before this day (YYYY-MM-DD).")
-    # Pagination and the format switch are the framework's own parameters.
-    limit = serializers.IntegerField(required=False, min_value=1)
-    offset = serializers.IntegerField(required=False, min_value=0)
-    format = serializers.CharField(required=False)
+    sort = serializers.ChoiceField(choices=[], required=False)
+    cursor = serializers.CharField(required=False, max_length=2000)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
+    format = serializers.CharField(required=False)  # the framework's format switch
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = self.STATUSES  # type: ignore[attr-defined]
+        self.fields["sort"].choices = list(self.ORDERS)  # type: ignore[attr-defined]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
             raise serializers.ValidationError({"until": ["Choose a day on or after 'since'."]})
         return attrs
 
-    def to_filters(self) -> RequestFilters:
+    def to_filters(self) -> HistoryFilters:
         data = self.validated_data
-        return RequestFilters(
+        return HistoryFilters(
             cluster=data.get("cluster"),
             status=data.get("status", ""),
+            namespace=data.get("namespace", ""),
+            pod=data.get("pod", ""),
             requester=data.get("requester", ""),
+            approver=data.get("approver", ""),
             node=data.get("node", ""),
+            answer=data.get("answer"),
             since=data.get("since"),
             until=data.get("until"),
         )
+
+    def order(self) -> Order:
+        return self.ORDERS[self.validated_data.get("sort", "newest")]
+
+
+class RequestFiltersSerializer(HistoryFiltersSerializer):
+    STATUSES = RequestStatus.choices
+    ORDERS = REQUEST_ORDERS
+    # The older page-number style, kept for existing clients: slower on deep pages (it counts and skips rows).
+    offset = serializers.IntegerField(required=False, min_value=0)
+
+
+class PodFiltersSerializer(HistoryFiltersSerializer):
+    STATUSES = PodStatus.choices
+    ORDERS = POD_ORDERS
 
 
 class ReasonSerializer(Strict):
@@ -697,14 +746,104 @@ _SCOPE = OpenApiParameter(
     pattern=r"^(default|\d+)$",
 )
 
-_REQUEST_FILTERS = [
+_HISTORY_FILTERS = [
     OpenApiParameter("cluster", OpenApiTypes.INT, description="Cluster id."),
-    OpenApiParameter("status", OpenApiTypes.STR, enum=RequestStatus.values),
+    OpenApiParameter("namespace", OpenApiTypes.STR, description="A pod's namespace."),
+    OpenApiParameter("pod", OpenApiTypes.STR, description="Contained in a pod's name."),
+    OpenApiParameter("node", OpenApiTypes.STR, description="A pod's node (for requests: or the drained node)."),
     OpenApiParameter("requester", OpenApiTypes.STR, description="Username."),
-    OpenApiParameter("node", OpenApiTypes.STR, description="Drained node."),
+    OpenApiParameter("approver", OpenApiTypes.STR, description="Username of someone who approved."),
+    OpenApiParameter("answer", OpenApiTypes.INT, description="An HTTP status some eviction attempt received."),
     OpenApiParameter("since", OpenApiTypes.DATE, description="Created on or after this day."),
     OpenApiParameter("until", OpenApiTypes.DATE, description="Created on or before this day."),
+    OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next` or `previous` of the page before."),
+    OpenApiParameter("limit", OpenApiTypes.INT, description=f"Rows a page, 1 to {MAX_PAGE_SIZE} (default 100)."),
 ]
+_REQUEST_FILTERS = [
+    *_HISTORY_FILTERS,
+    OpenApiParameter("status", OpenApiTypes.STR, enum=RequestStatus.values),
+    OpenApiParameter("sort", OpenApiTypes.STR, enum=list(REQUEST_ORDERS)),
+    OpenApiParameter(
+        "offset", OpenApiTypes.INT, description="Page-number style instead of a cursor (answers with `count`)."
+    ),
+]
+_POD_FILTERS = [
+    *_HISTORY_FILTERS,
+    OpenApiParameter("status", OpenApiTypes.STR, enum=PodStatus.values),
+    OpenApiParameter(
+        "sort",
+        OpenApiTypes.STR,
+        enum=list(POD_ORDERS),
+        description="slowest/fastest: by seconds_to_evict; pods without one are left out.",
+    ),
+]
+
+
+def _cursor_page(request: Request, rows: QuerySet[Any], incoming: HistoryFiltersSerializer) -> KeysetPage[Any]:
+    try:
+        return keyset_page(
+            rows,
+            incoming.order(),
+            incoming.validated_data.get("cursor", ""),
+            incoming.validated_data.get("limit", DEFAULT_LIMIT),
+        )
+    except InvalidCursor as error:
+        raise serializers.ValidationError({"cursor": [str(error)]}) from None
+
+
+def _cursor_response(request: Request, page: KeysetPage[Any], results: Any) -> Response:
+    url = request.build_absolute_uri()
+
+    def link(cursor: str) -> str | None:
+        return replace_query_param(url, "cursor", cursor) if cursor else None
+
+    return Response({"next": link(page.next_cursor), "previous": link(page.prev_cursor), "results": results})
+
+
+class RequestPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next page; null on the last one.")
+    previous = serializers.URLField(allow_null=True, help_text="The page before; null on the first one.")
+    results = EvictionRequestSerializer(many=True)
+
+
+class PodEvictionRowSerializer(serializers.ModelSerializer):
+    """A pod eviction as the history list shows it (its attempts are at /evictions/{id}/)."""
+
+    cluster = serializers.IntegerField(source="request.cluster_id", read_only=True)
+    cluster_name = serializers.CharField(source="request.cluster.name", read_only=True)
+    requester = serializers.CharField(source="request.requester.username", read_only=True)
+    attempt_count = serializers.IntegerField(source="attempts", read_only=True)
+
+    class Meta:
+        model = PodEviction
+        fields = [
+            "id",
+            "request",
+            "cluster",
+            "cluster_name",
+            "requester",
+            "namespace",
+            "name",
+            "uid",
+            "node",
+            "status",
+            "note",
+            "attempt_count",
+            "last_status_code",
+            "blocking_pdb",
+            "blocked_since",
+            "eviction_accepted_at",
+            "finished_at",
+            "seconds_to_evict",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PodEvictionPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next page; null on the last one.")
+    previous = serializers.URLField(allow_null=True, help_text="The page before; null on the first one.")
+    results = PodEvictionRowSerializer(many=True)
 
 
 class EvictionRequestViewSet(viewsets.GenericViewSet):
@@ -716,7 +855,7 @@ class EvictionRequestViewSet(viewsets.GenericViewSet):
     http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self) -> QuerySet[EvictionRequest]:
-        return request_list()
+        return request_history()
 
     def _detail(self, pk: Any) -> EvictionRequest:
         try:
@@ -735,15 +874,29 @@ class EvictionRequestViewSet(viewsets.GenericViewSet):
     def _answer(self, pk: int) -> Response:
         return Response(EvictionRequestDetailSerializer(self._detail(pk)).data)
 
-    @extend_schema(parameters=_REQUEST_FILTERS, responses={200: EvictionRequestSerializer(many=True)})
+    @extend_schema(
+        parameters=_REQUEST_FILTERS,
+        responses={200: RequestPageSerializer},
+        description="Requests matching the filters, newest first unless `sort` says otherwise, a page at a time: "
+        "follow `next` and `previous` (a signed cursor; an edited one is a 400 on `cursor`). With `offset` the "
+        "older page-number style answers instead, with `count`.",
+    )
     def list(self, request: Request) -> Response:
         incoming = RequestFiltersSerializer(data=request.query_params.dict())
         incoming.is_valid(raise_exception=True)
-        rows = request_list(incoming.to_filters()).prefetch_related(_votes_prefetch())
-        page = self.paginate_queryset(rows)
-        if page is not None:
-            return self.get_paginated_response(EvictionRequestSerializer(page, many=True).data)
-        return Response(EvictionRequestSerializer(rows, many=True).data)
+        rows = request_history(incoming.to_filters())
+        if "offset" in incoming.validated_data:
+            order = incoming.order()
+            sign = "-" if order.descending else ""
+            offset_page = self.paginate_queryset(rows.order_by(f"{sign}{order.field}", f"{sign}id"))
+            assert offset_page is not None  # LimitOffsetPagination pages whenever an offset is given
+            attach_pod_counts(offset_page)
+            prefetch_related_objects(offset_page, _votes_prefetch())
+            return self.get_paginated_response(EvictionRequestSerializer(offset_page, many=True).data)
+        page = _cursor_page(request, rows, incoming)
+        attach_pod_counts(page.rows)
+        prefetch_related_objects(page.rows, _votes_prefetch())
+        return _cursor_response(request, page, EvictionRequestSerializer(page.rows, many=True).data)
 
     @extend_schema(
         request=EvictionRequestCreateSerializer,
@@ -890,6 +1043,18 @@ class PodEvictionViewSet(viewsets.GenericViewSet):
         if not PodEviction.objects.filter(pk=pk).exists():
             raise NotFound("No such pod eviction.")
         return int(pk)
+
+    @extend_schema(
+        parameters=_POD_FILTERS,
+        responses={200: PodEvictionPageSerializer},
+        description="Pod evictions across requests matching the filters, newest first unless `sort` says "
+        "otherwise, a page at a time: follow `next` and `previous`.",
+    )
+    def list(self, request: Request) -> Response:
+        incoming = PodFiltersSerializer(data=request.query_params.dict())
+        incoming.is_valid(raise_exception=True)
+        page = _cursor_page(request, pod_history(incoming.to_filters()), incoming)
+        return _cursor_response(request, page, PodEvictionRowSerializer(page.rows, many=True).data)
 
     def _answer(self, pk: Any) -> Response:
         pod = self.get_queryset().filter(pk=pk).first()
