@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 
 from audit.models import AuditEvent
 
@@ -38,12 +39,16 @@ COLUMNS = (
 FETCH_CHUNK = 2000  # rows per round trip (PostgreSQL: per FETCH from the server-side cursor)
 ROWS_PER_CHUNK = 500  # rows per piece of the response body
 _CREATED = COLUMNS.index("created_at")
-_DETAILS = COLUMNS.index("details")
 
 
 def export_rows(events: QuerySet[AuditEvent]) -> Iterator[tuple[Any, ...]]:
-    """The events' columns as tuples, streamed from the database (a server-side cursor on PostgreSQL)."""
-    return events.values_list(*COLUMNS).iterator(chunk_size=FETCH_CHUNK)
+    """The events' columns as tuples, streamed from the database (a server-side cursor on PostgreSQL).
+
+    details comes as the database's JSON text: parsing it only to write it out again would halve the export rate.
+    """
+    columns = [name if name != "details" else "details_json" for name in COLUMNS]
+    events = events.annotate(details_json=Cast("details", TextField()))
+    return events.values_list(*columns).iterator(chunk_size=FETCH_CHUNK)
 
 
 def _timestamp(value: datetime) -> str:
@@ -59,7 +64,6 @@ def csv_chunks(rows: Iterable[tuple[Any, ...]], *, rows_per_chunk: int = ROWS_PE
     for row in rows:
         values = list(row)
         values[_CREATED] = _timestamp(values[_CREATED])
-        values[_DETAILS] = json.dumps(values[_DETAILS], ensure_ascii=False, separators=(",", ":"), sort_keys=True)
         writer.writerow(values)
         pending += 1
         if pending >= rows_per_chunk:
@@ -78,7 +82,9 @@ def json_chunks(rows: Iterable[tuple[Any, ...]], *, rows_per_chunk: int = ROWS_P
     for row in rows:
         item = dict(zip(COLUMNS, row, strict=True))
         item["created_at"] = _timestamp(item["created_at"])
-        parts.append(("" if first else ",\n") + json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+        details = item.pop("details") or "{}"  # already JSON text: spliced in as it is
+        text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+        parts.append(("" if first else ",\n") + text[:-1] + ',"details":' + details + "}")
         first = False
         if len(parts) >= rows_per_chunk:
             yield "".join(parts)
