@@ -48,6 +48,7 @@ from evictions.history import (
     pod_history,
     request_history,
 )
+from evictions.lanes import AttemptInput, Picture, PodInput, picture
 from evictions.models import (
     POD_COLOURS,
     REQUEST_COLOURS,
@@ -333,6 +334,23 @@ def _live_context(req: EvictionRequest, user: Any) -> dict[str, Any]:
     }
 
 
+def _timeline(req: EvictionRequest) -> Picture | None:
+    """The lanes picture from the pods and attempts request_detail prefetched (no further query)."""
+    pods = [
+        PodInput(
+            key=pod.key,
+            status=pod.status,
+            start=pod.created_at,
+            attempts=[AttemptInput(a.at, a.http_status, a.outcome, a.budget) for a in pod.attempt_log.all()],
+            eviction_accepted_at=pod.eviction_accepted_at,
+            finished_at=pod.finished_at,
+            blocked_since=pod.blocked_since,
+        )
+        for pod in req.pods.all()
+    ]
+    return picture(pods, timezone.now())
+
+
 def _request_or_404(pk: int) -> EvictionRequest:
     try:
         return request_detail(pk)
@@ -349,6 +367,7 @@ def request_show(request: HttpRequest, pk: int) -> HttpResponse:
         context["partial"] = True
         context["actions_oob"] = request.GET.get("k") != context["actions_key"]
         return render(request, "evictions/_request_live.html", context)
+    context["timeline"] = _timeline(req)
     context["audit_history"] = audit_request_history(request_id=req.pk)
     return render(request, "evictions/detail.html", context)
 
