@@ -60,7 +60,7 @@ def audit_index(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "verification": verification,
         "unverified": max(0, head - (verification.verified_sequence or 0)) if verification.checked_at else 0,
-        "verify_limit": VERIFY_NOW_LIMIT,
+        "verify_limit": f"{VERIFY_NOW_LIMIT:,}",
         "cluster_names": cluster_names(),
     }
     return render(request, "audit/index.html", context)
