@@ -36,7 +36,7 @@ def check_broker() -> str:
     """Redis: a PING with a short timeout. File-system broker: its queue folder accepts a new file."""
     url = str(settings.CELERY_BROKER_URL)
     if url.startswith("filesystem://"):
-        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
         probe = folder / f".healthz-{os.getpid()}-{uuid.uuid4().hex}"
         try:
             probe.write_bytes(b"")

@@ -162,8 +162,8 @@ def collect(now_ts: float | None = None) -> str:
     )
 
     # 3. Blocked and stuck pods per cluster; 4. cluster names (every cluster gets a sample, 0 included).
-    per_cluster = {
-        row["request__cluster_id"]: row
+    per_cluster: dict[int, tuple[int, int]] = {
+        row["request__cluster_id"]: (row["blocked"], row["stuck"])
         for row in PodEviction.objects.order_by()
         .filter(status__in=[PodStatus.BLOCKED, PodStatus.NEEDS_INTERVENTION])
         .values("request__cluster_id")
@@ -177,13 +177,13 @@ def collect(now_ts: float | None = None) -> str:
         "drainboard_pods_blocked",
         "gauge",
         "Pod evictions currently refused by a PodDisruptionBudget, per cluster.",
-        (({"cluster": name}, per_cluster.get(pk, {}).get("blocked", 0)) for pk, name, _, _ in clusters),
+        (({"cluster": name}, per_cluster.get(pk, (0, 0))[0]) for pk, name, _, _ in clusters),
     )
     out.family(
         "drainboard_pods_needing_intervention",
         "gauge",
         "Pod evictions waiting for a person, per cluster.",
-        (({"cluster": name}, per_cluster.get(pk, {}).get("stuck", 0)) for pk, name, _, _ in clusters),
+        (({"cluster": name}, per_cluster.get(pk, (0, 0))[1]) for pk, name, _, _ in clusters),
     )
     out.family(
         "drainboard_cluster_paused",
