@@ -16,6 +16,7 @@ from audit.chain import GENESIS_HASH, Verification, verify
 from audit.models import AuditChainHead, AuditEvent, AuditVerification
 
 REQUEST_TYPE = "evictions.evictionrequest"
+REQUEST_EVENTS_LIMIT = 100_000  # a request and its pods: far above any real request's events
 POD_TYPE = "evictions.podeviction"
 CLUSTER_TYPE = "clusters.cluster"
 # Short names accepted for the object type in searches and links.
@@ -99,7 +100,14 @@ def audit_search(filters: AuditFilters) -> QuerySet[AuditEvent]:
     if filters.object_id:
         events = events.filter(object_id=filters.object_id)
     if filters.request is not None:
-        events = events.filter(_request_and_pods(filters.request))
+        # The matching events' sequences first, without ORDER BY/LIMIT, so PostgreSQL takes the object index; an
+        # ordered, limited query with this OR walks the whole table backwards by sequence (docs/PERFORMANCE.md).
+        sequences = list(
+            AuditEvent.objects.filter(_request_and_pods(filters.request))
+            .order_by()
+            .values_list("sequence", flat=True)[:REQUEST_EVENTS_LIMIT]
+        )
+        events = events.filter(sequence__in=sequences)
     if filters.since is not None:
         events = events.filter(created_at__gte=filters.since)
     if filters.until is not None:
@@ -231,13 +239,14 @@ HISTORY_LIMIT = 50
 
 
 def _request_and_pods(request_id: int) -> Q:
-    """An eviction request's events and its pods' (found by the pods' ids, which the object index covers)."""
+    """An eviction request's events and its pods', found by the pods' ids, which the object index covers.
+
+    The ids are read first and passed as a list: with a subquery PostgreSQL cannot estimate the match count and walks
+    the whole table backwards by sequence instead of using the (object_type, object_id) index."""
     from django.apps import apps
-    from django.db.models import CharField
-    from django.db.models.functions import Cast
 
     pods = apps.get_model("evictions", "PodEviction")
-    pod_ids = pods.objects.filter(request_id=request_id).annotate(pod_key=Cast("pk", CharField())).values("pod_key")
+    pod_ids = [str(pk) for pk in pods.objects.filter(request_id=request_id).values_list("pk", flat=True)[:10_000]]
     return Q(object_type=REQUEST_TYPE, object_id=str(request_id)) | Q(object_type=POD_TYPE, object_id__in=pod_ids)
 
 
