@@ -38,7 +38,7 @@ from evictions.windows import WindowSpec, describe, next_opening
 MAX_CLUSTERS = 200
 STUCK_LIMIT = 20
 BUDGET_LIMIT = 8  # budgets whose live state the blocked panel reads
-HELD_PODS_LIMIT = 400  # rows naming the pods those budgets hold back
+HELD_PODS_LIMIT = 200  # rows naming the pods those budgets hold back
 UPCOMING_LIMIT = 15
 RECENT_LIMIT = 10
 LIVE_CACHE_SECONDS = 5
@@ -245,16 +245,15 @@ def blocked_budgets(now: datetime | None = None, limit: int = BUDGET_LIMIT, live
         return BlockedPanel([], 0)
     total = held.values("request__cluster_id", "blocking_pdb").distinct().order_by().count()
     keys = {(g["request__cluster_id"], g["blocking_pdb"]) for g in groups}
-    which = Q()
-    for cluster_id, pdb in keys:
-        which |= Q(request__cluster_id=cluster_id, blocking_pdb=pdb)
+    # Budget names and clusters each in a list (a plain IN, not an OR per pair); pairs not among the top are dropped.
     behind: dict[tuple[int, str], dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
     for cluster_id, pdb, request_id, namespace, name in (
-        held.filter(which)
+        held.filter(blocking_pdb__in={pdb for _, pdb in keys}, request__cluster_id__in={c for c, _ in keys})
         .values_list("request__cluster_id", "blocking_pdb", "request_id", "namespace", "name")
         .order_by("request_id", "namespace", "name")[:HELD_PODS_LIMIT]
     ):
-        behind[(cluster_id, pdb)][request_id].append(f"{namespace}/{name}")
+        if (cluster_id, pdb) in keys:
+            behind[(cluster_id, pdb)][request_id].append(f"{namespace}/{name}")
     clusters = Cluster.objects.in_bulk({cluster_id for cluster_id, _ in keys})
     budgets = []
     for g in groups:
