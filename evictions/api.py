@@ -859,7 +859,7 @@ class EvictionRequestViewSet(viewsets.GenericViewSet):
 
     def _detail(self, pk: Any) -> EvictionRequest:
         try:
-            request = request_detail(int(pk))
+            request = request_detail(int(pk), pod_limit=None)  # the API answers every pod
         except (EvictionRequest.DoesNotExist, ValueError, TypeError):
             raise NotFound("No such request.") from None
         prefetch_related_objects([request], _votes_prefetch())

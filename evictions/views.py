@@ -63,6 +63,7 @@ from evictions.models import (
     WindowKind,
 )
 from evictions.selectors import (
+    POD_TABLE_LIMIT,
     ApprovalState,
     approval_states,
     approvers_words,
@@ -70,11 +71,13 @@ from evictions.selectors import (
     delete_asks,
     explain_blocks,
     my_requests_awaiting_approval,
+    pod_count,
     pod_rows,
     queue_position,
     request_detail,
     request_progress,
     schedule_by_cluster,
+    timeline_rows,
     window_words,
 )
 from evictions.services import approvals as approval_services
@@ -322,6 +325,8 @@ def _live_context(req: EvictionRequest, user: Any) -> dict[str, Any]:
         "colour": REQUEST_COLOURS.get(req.status, "grey"),
         "progress": request_progress(req),
         "rows": rows,
+        # Only a full first page can hide pods: count them then, and only then.
+        "pod_total": pod_count(req) if len(rows) >= POD_TABLE_LIMIT else len(rows),
         "blocks": _why_blocked(req, rows) if blocked else [],
         "actions_key": _actions_key(req, approval["may_vote"]),
         "active": not req.finished,
@@ -335,25 +340,26 @@ def _live_context(req: EvictionRequest, user: Any) -> dict[str, Any]:
 
 
 def _timeline(req: EvictionRequest) -> Picture | None:
-    """The lanes picture from the pods and attempts request_detail prefetched (no further query)."""
-    pods = [
+    """The lanes picture of every pod, read as plain rows (two queries, whatever the pod table shows)."""
+    pods, attempts = timeline_rows(req)
+    inputs = [
         PodInput(
-            key=pod.key,
-            status=pod.status,
-            start=pod.created_at,
-            attempts=[AttemptInput(a.at, a.http_status, a.outcome, a.budget) for a in pod.attempt_log.all()],
-            eviction_accepted_at=pod.eviction_accepted_at,
-            finished_at=pod.finished_at,
-            blocked_since=pod.blocked_since,
+            key=f"{namespace}/{name}",
+            status=status,
+            start=created_at,
+            attempts=[AttemptInput(*attempt) for attempt in attempts.get(pk, [])],
+            eviction_accepted_at=accepted_at,
+            finished_at=finished_at,
+            blocked_since=blocked_since,
         )
-        for pod in req.pods.all()
+        for pk, namespace, name, status, created_at, accepted_at, finished_at, blocked_since in pods
     ]
-    return picture(pods, timezone.now())
+    return picture(inputs, timezone.now())
 
 
-def _request_or_404(pk: int) -> EvictionRequest:
+def _request_or_404(pk: int, *, show_all: bool = False) -> EvictionRequest:
     try:
-        return request_detail(pk)
+        return request_detail(pk, pod_limit=None if show_all else POD_TABLE_LIMIT)
     except EvictionRequest.DoesNotExist:
         raise Http404("No such request.") from None
 
@@ -361,8 +367,10 @@ def _request_or_404(pk: int) -> EvictionRequest:
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def request_show(request: HttpRequest, pk: int) -> HttpResponse:
-    req = _request_or_404(pk)
+    show_all = request.GET.get("pods") == "all"
+    req = _request_or_404(pk, show_all=show_all)
     context = _live_context(req, request.user)
+    context["show_all"] = show_all
     if getattr(request, "htmx", False):
         context["partial"] = True
         context["actions_oob"] = request.GET.get("k") != context["actions_key"]

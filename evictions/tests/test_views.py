@@ -314,7 +314,7 @@ def test_detail_shows_pods_attempt_logs_and_progress_in_bounded_queries(
         pod = make_pod(request, f"web-{i}", status=PodStatus.EVICTED if i < 10 else PodStatus.PENDING, attempts=2)
         make_attempt(pod)
         make_attempt(pod, http_status=201, reason="", message="", outcome="terminating")
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):  # the pod table's ids, then the timeline's rows as plain tuples
         response = operator_client.get(reverse("request-detail", args=[request.pk]))
     html = response.content.decode()
     assert response.status_code == 200
@@ -323,6 +323,26 @@ def test_detail_shows_pods_attempt_logs_and_progress_in_bounded_queries(
     assert html.count("<details") == 25
     assert "Cannot evict pod" in html
     assert 'hx-trigger="every 2s"' in html  # active: refreshes itself
+
+
+def test_a_big_request_lists_the_pods_needing_attention_first_and_links_to_all(
+    operator_client, alice, django_assert_max_num_queries
+):
+    from evictions.selectors import POD_TABLE_LIMIT
+
+    request = make_request(ClusterFactory(name="prod"), alice)
+    total = POD_TABLE_LIMIT + 20
+    for i in range(total):
+        status = PodStatus.NEEDS_INTERVENTION if i == total - 1 else PodStatus.EVICTED
+        make_attempt(make_pod(request, f"web-{i:03d}", status=status, attempts=1))
+    with django_assert_max_num_queries(14):
+        html = operator_client.get(reverse("request-detail", args=[request.pk])).content.decode()
+    assert html.count('<tr id="pod-') == POD_TABLE_LIMIT
+    first_row = html.index('<tr id="pod-')
+    assert f'data-pod="shop/web-{total - 1:03d}"' in html[first_row : first_row + 80], "the stuck pod comes first"
+    assert f"of {total}" in html and "?pods=all" in html
+    everything = operator_client.get(reverse("request-detail", args=[request.pk]) + "?pods=all").content.decode()
+    assert everything.count('<tr id="pod-') == total
 
 
 def test_live_partial_refreshes_while_active_and_stops_when_finished(viewer_client, alice):
