@@ -493,6 +493,9 @@ def pod_retry(request: HttpRequest, pk: int) -> HttpResponse:
         lambda: pod_services.pod_retry_now(actor=request.user, pod_id=pod.pk, reason=reason),
         f"Retrying {pod.key} now.",
     )
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)  # e.g. back to the dashboard the button was pressed on
     return _after_action(request, pod.request_id)
 
 
