@@ -46,6 +46,7 @@ PAGES: list[tuple[str, str]] = [
     ("evictions: namespace + answer 429", "/evictions/?namespace=payments&answer=429"),
     ("evictions: pod name contains", "/evictions/?pod={pod}"),
     ("request detail, 1,000 pods", "/requests/{big}/"),
+    ("request timeline, 1,000 pods (follows the page)", "/requests/{big}/timeline/"),
     ("audit, newest first", "/audit/"),
     ("audit: actor + action prefix", "/audit/?actor={user}&action=request."),
     ("audit: cluster + last week", "/audit/?cluster={cluster_name}&since={week_ago_iso}"),

@@ -13,7 +13,7 @@ HEADER = 24.0  # the time axis on top
 LANE = 16.0
 BAR = 10.0
 MIN_BAR = 1.5  # a phase too short to see still shows
-MAX_LANES = 300  # above this, only the pods that were blocked or failed get a lane
+MAX_LANES = 100  # above this, only pods that were blocked or failed get a lane (at most this many)
 TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
 MAX_TICKS = 8
 

@@ -66,7 +66,7 @@ def request_list(filters: RequestFilters | None = None) -> QuerySet[EvictionRequ
     return rows.order_by("-created_at", "-id")
 
 
-POD_TABLE_LIMIT = 100  # pods the request page lists by default: the ones that most need attention first
+POD_TABLE_LIMIT = 50  # pods the request page lists by default: the ones that most need attention first
 
 # The order of the pod table: what needs a person, then what is held back, then what is under way, then what is done.
 ATTENTION = Case(

@@ -11,6 +11,7 @@ urlpatterns = [
     path("requests/nodes/", views.request_nodes, name="request-nodes"),
     path("requests/pods/", views.request_pods, name="request-pods"),
     path("requests/<int:pk>/", views.request_show, name="request-detail"),
+    path("requests/<int:pk>/timeline/", views.request_timeline, name="request-timeline"),
     path("requests/<int:pk>/pause/", views.request_pause, name="request-pause"),
     path("requests/<int:pk>/resume/", views.request_resume, name="request-resume"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="request-cancel"),

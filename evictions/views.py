@@ -375,9 +375,20 @@ def request_show(request: HttpRequest, pk: int) -> HttpResponse:
         context["partial"] = True
         context["actions_oob"] = request.GET.get("k") != context["actions_key"]
         return render(request, "evictions/_request_live.html", context)
-    context["timeline"] = _timeline(req)
+    if context["pod_total"] > POD_TABLE_LIMIT:
+        # A big request's picture follows the page (htmx), so the page itself stays quick.
+        context["timeline_url"] = reverse("request-timeline", args=[req.pk])
+    else:
+        context["timeline"] = _timeline(req)
     context["audit_history"] = audit_request_history(request_id=req.pk)
     return render(request, "evictions/detail.html", context)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def request_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    req = get_object_or_404(EvictionRequest, pk=pk)
+    return render(request, "evictions/_timeline.html", {"timeline": _timeline(req), "req": req})
 
 
 def _after_action(request: HttpRequest, request_id: int) -> HttpResponse:

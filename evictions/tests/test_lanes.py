@@ -189,3 +189,15 @@ def test_request_page_queries_do_not_grow_with_pods(admin_client, alice, django_
         response = admin_client.get(reverse("request-detail", args=[request.pk]))
     assert response.status_code == 200
     assert response.content.decode().count('class="lane" data-pod=') == count
+
+
+def test_a_big_requests_timeline_follows_the_page(admin_client, alice):
+    from evictions.selectors import POD_TABLE_LIMIT
+
+    request = _request_with_pods(alice, POD_TABLE_LIMIT + 1)
+    html = admin_client.get(reverse("request-detail", args=[request.pk])).content.decode()
+    assert 'id="pod-timeline"' not in html
+    url = reverse("request-timeline", args=[request.pk])
+    assert f'hx-get="{url}"' in html and 'hx-trigger="load"' in html
+    picture_html = admin_client.get(url).content.decode()
+    assert 'id="pod-timeline"' in picture_html and 'class="lane" data-pod=' in picture_html
