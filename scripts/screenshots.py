@@ -212,6 +212,8 @@ def shoot(port: int, cluster_id: int, done_id: int, stuck_id: int) -> None:
             ("clusters", "/clusters/"),
             ("cluster-detail", f"/clusters/{cluster_id}/"),
             ("requests", "/requests/"),
+            ("evictions", "/evictions/"),
+            ("cluster-budgets", f"/clusters/{cluster_id}/pdbs/"),
             ("request-succeeded", f"/requests/{done_id}/"),
             ("request-blocked", f"/requests/{stuck_id}/"),
             ("approvals", "/approvals/"),
