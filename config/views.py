@@ -34,8 +34,3 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     for read in DASHBOARD_PANELS.values():
         context.update(read())
     return render(request, "dashboard.html", context)
-
-
-@login_required
-def coming_soon(request: HttpRequest, page: str) -> HttpResponse:
-    return render(request, "coming_soon.html", {"page": page})
