@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import ProtectedError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -224,6 +225,15 @@ class ClusterViewSet(
         incoming.is_valid(raise_exception=True)
         cluster = services.cluster_update(actor=request.user, cluster=cluster, **incoming.validated_data)
         return Response(ClusterSerializer(cluster).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().destroy(request, *args, **kwargs)
+        except ProtectedError:
+            # Its eviction requests are history that must stay; a 409, not a 500.
+            return Response(
+                {"detail": "The cluster has eviction requests; it cannot be deleted."}, status=status.HTTP_409_CONFLICT
+            )
 
     def perform_destroy(self, instance: Cluster) -> None:
         services.cluster_delete(actor=self.request.user, cluster=instance)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
+from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -93,7 +94,11 @@ def cluster_delete(request: HttpRequest, pk: int) -> HttpResponse:
         if request.POST.get("confirm_name") != cluster.name:
             messages.error(request, "Type the cluster's name to confirm the deletion.")
             return redirect("cluster-delete", pk=cluster.pk)
-        services.cluster_delete(actor=request.user, cluster=cluster)
+        try:
+            services.cluster_delete(actor=request.user, cluster=cluster)
+        except ProtectedError:
+            messages.error(request, f"Cluster {cluster.name} has eviction requests; it cannot be deleted.")
+            return redirect("cluster-detail", pk=cluster.pk)
         messages.success(request, f"Cluster {cluster.name} deleted.")
         return redirect("cluster-list")
     return render(request, "clusters/delete.html", {"cluster": cluster})
