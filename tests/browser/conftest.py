@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -77,10 +78,11 @@ def _response_problem(response: Response) -> str | None:
     return f"{response.request.resource_type} {response.request.method} {response.url} answered {response.status}"
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A page in its own context (no cookies shared between tests); the test fails if the app misbehaved in it."""
-    context = browser.new_context(locale="en-US", timezone_id="UTC")
+@contextmanager
+def checked_page(browser: Browser, **context_options: object) -> Iterator[Page]:
+    """A page in its own context (no cookies shared); on exit, AssertionError if the app misbehaved in it: a CSP
+    violation, an uncaught JavaScript error, a console error or a failing sub-resource."""
+    context = browser.new_context(locale="en-US", timezone_id="UTC", **context_options)  # type: ignore[arg-type]
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     context.add_init_script(RECORD_CSP_VIOLATIONS)
     tab = context.new_page()
@@ -101,6 +103,13 @@ def page(browser: Browser) -> Iterator[Page]:
         record(f"could not read the page's CSP violations: {error}")
     context.close()
     assert not problems, "the page reported problems:\n" + "\n".join(dict.fromkeys(problems))
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A page in its own context (no cookies shared between tests); the test fails if the app misbehaved in it."""
+    with checked_page(browser) as tab:
+        yield tab
 
 
 LoginHelper = Callable[..., None]

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from evictions.models import Approval, ApprovalPolicy, EvictionRequest, RequestStatus
 from kubesim import Simulator
-from tests.browser.conftest import ACTION_TIMEOUT_MS, RECORD_CSP_VIOLATIONS, _console_problem, _response_problem
+from tests.browser.conftest import checked_page
 from tests.kubesim_cluster import register_sim
 from tests.worker import celery_worker
 
@@ -39,27 +39,8 @@ def cluster(sim):
 @pytest.fixture
 def second_page(browser: Browser) -> Iterator[Page]:
     """Another person's browser: its own context and cookies, held to the same standard as `page`."""
-    context = browser.new_context(locale="en-US", timezone_id="UTC")
-    context.set_default_timeout(ACTION_TIMEOUT_MS)
-    context.add_init_script(RECORD_CSP_VIOLATIONS)
-    tab = context.new_page()
-    problems: list[str] = []
-
-    def record(problem: str | None) -> None:
-        if problem:
-            problems.append(problem)
-
-    tab.on("console", lambda message: record(_console_problem(message)))
-    tab.on("pageerror", lambda error: record(f"uncaught JavaScript error: {error}"))
-    tab.on("response", lambda response: record(_response_problem(response)))
-    yield tab
-    try:
-        for violation in tab.evaluate("window.__cspViolations || []"):
-            record(f"CSP violation: {violation}")
-    except Exception as error:  # a crashed or closed page: say so rather than hide it
-        record(f"could not read the page's CSP violations: {error}")
-    context.close()
-    assert not problems, "the second page reported problems:\n" + "\n".join(dict.fromkeys(problems))
+    with checked_page(browser) as tab:
+        yield tab
 
 
 def test_drain_waits_for_another_persons_approval_then_runs(

@@ -10,7 +10,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from clusters.models import Cluster
 from evictions.models import EvictionRequest, PodEviction, PodStatus, RequestStatus
 from kubesim import Simulator
-from tests.browser.conftest import ACTION_TIMEOUT_MS, RECORD_CSP_VIOLATIONS, _console_problem, _response_problem
+from tests.browser.conftest import checked_page
 from tests.worker import celery_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
@@ -36,31 +36,14 @@ def sim():
 def person(browser: Browser, live_server, login, password) -> Iterator[Callable[..., Page]]:
     """`person(user)`: that user's own browser (context and cookies), signed in, failing the test on CSP violations,
     JavaScript errors and broken sub-resources."""
-    opened: list[tuple[object, Page, list[str]]] = []
+    with ExitStack() as stack:
 
-    def open_for(user) -> Page:
-        context = browser.new_context(locale="en-US", timezone_id="UTC", accept_downloads=True)
-        context.set_default_timeout(ACTION_TIMEOUT_MS)
-        context.add_init_script(RECORD_CSP_VIOLATIONS)
-        tab = context.new_page()
-        problems: list[str] = []
-        tab.on("console", lambda message: problems.append(_console_problem(message) or ""))
-        tab.on("pageerror", lambda error: problems.append(f"uncaught JavaScript error: {error}"))
-        tab.on("response", lambda response: problems.append(_response_problem(response) or ""))
-        opened.append((context, tab, problems))
-        login(tab, live_server, user, password)
-        return tab
+        def open_for(user) -> Page:
+            tab = stack.enter_context(checked_page(browser, accept_downloads=True))
+            login(tab, live_server, user, password)
+            return tab
 
-    yield open_for
-    found = []
-    for context, tab, problems in opened:
-        try:
-            problems.extend(f"CSP violation: {v}" for v in tab.evaluate("window.__cspViolations || []"))
-        except Exception as error:  # a crashed or closed page: say so rather than hide it
-            problems.append(f"could not read the page's CSP violations: {error}")
-        context.close()  # type: ignore[attr-defined]
-        found.extend(p for p in problems if p)
-    assert not found, "a page reported problems:\n" + "\n".join(dict.fromkeys(found))
+        yield open_for
 
 
 @contextmanager
