@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
 from django.utils import timezone
 
 from clusters import kube
@@ -30,41 +30,6 @@ from evictions.models import (
     WindowKind,
 )
 from evictions.windows import WindowSpec, describe, next_opening
-
-
-@dataclass(frozen=True)
-class RequestFilters:
-    cluster: int | None = None
-    status: str = ""
-    requester: str = ""
-    node: str = ""
-    since: date | None = None
-    until: date | None = None
-
-
-def request_list(filters: RequestFilters | None = None) -> QuerySet[EvictionRequest]:
-    """Requests newest first, with their pod counts, for the list page and the API (no N+1)."""
-    filters = filters or RequestFilters()
-    rows = EvictionRequest.objects.select_related("cluster", "requester").annotate(
-        pod_total=Count("pods", filter=~Q(pods__status=PodStatus.SKIPPED)),
-        pod_done=Count("pods", filter=Q(pods__status__in=[PodStatus.EVICTED, PodStatus.DELETED])),
-        pod_blocked=Count("pods", filter=Q(pods__status=PodStatus.BLOCKED)),
-        pod_stuck=Count("pods", filter=Q(pods__status=PodStatus.NEEDS_INTERVENTION)),
-    )
-    if filters.cluster:
-        rows = rows.filter(cluster_id=filters.cluster)
-    if filters.status:
-        rows = rows.filter(status=filters.status)
-    if filters.requester:
-        rows = rows.filter(requester__username=filters.requester)
-    if filters.node:
-        rows = rows.filter(node=filters.node)
-    if filters.since:
-        rows = rows.filter(created_at__date__gte=filters.since)
-    if filters.until:
-        rows = rows.filter(created_at__date__lte=filters.until)
-    return rows.order_by("-created_at", "-id")
-
 
 POD_TABLE_LIMIT = 50  # pods the request page lists by default: the ones that most need attention first
 
