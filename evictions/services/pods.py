@@ -145,7 +145,7 @@ def _record(*, pod_id: int, answer: Answer, outcome: Outcome, at: datetime) -> N
     from evictions.tasks import attempt_pod, follow_request, watch_budgets
 
     with transaction.atomic():
-        pod = PodEviction.objects.select_for_update().select_related("request__cluster").get(pk=pod_id)
+        pod = PodEviction.objects.select_for_update(of=("self",)).select_related("request__cluster").get(pk=pod_id)
         request = EvictionRequest.objects.select_for_update().get(pk=pod.request_id)
         now = timezone.now()
         _log_attempt(
@@ -289,7 +289,7 @@ def next_wait_for_termination(request_id: int) -> float:
 
 
 def _locked_pod(pod_id: int) -> PodEviction:
-    return PodEviction.objects.select_for_update().select_related("request__cluster").get(pk=pod_id)
+    return PodEviction.objects.select_for_update(of=("self",)).select_related("request__cluster").get(pk=pod_id)
 
 
 _RETRYABLE = (*POD_WAITING_TO_TRY, PodStatus.NEEDS_INTERVENTION)
@@ -333,7 +333,7 @@ def request_retry_now(*, actor: Actor, request_id: int, reason: str = "") -> Evi
 
     authorize(actor, "evictions.intervene_evictionrequest")
     with transaction.atomic():
-        request = EvictionRequest.objects.select_for_update().select_related("cluster").get(pk=request_id)
+        request = EvictionRequest.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=request_id)
         if request.status not in _RUNS:
             raise ValidationError(
                 {"status": [f"A {request.get_status_display().lower()} request has nothing to retry."]}

@@ -329,12 +329,20 @@ def request_start(*, request_id: int) -> None:
 
     now = timezone.now()
     with transaction.atomic():
-        request = EvictionRequest.objects.select_for_update().select_related("cluster").filter(pk=request_id).first()
+        # of=("self",): the joined cluster row is locked below, and not FOR UPDATE (see there).
+        request = (
+            EvictionRequest.objects.select_for_update(of=("self",))
+            .select_related("cluster")
+            .filter(pk=request_id)
+            .first()
+        )
         if request is None:
             return
         if request_is_due(request, now):
-            # The cluster row is the lock that keeps two drains from both taking the last slot.
-            request.cluster = Cluster.objects.select_for_update().get(pk=request.cluster_id)
+            # The cluster row is the lock that keeps two drains from both taking the last slot. FOR NO KEY UPDATE:
+            # still one start at a time per cluster, but it lets the deferred foreign-key check (FOR KEY SHARE) of a
+            # request being created on this cluster commit; FOR UPDATE deadlocked with it over the audit chain head.
+            request.cluster = Cluster.objects.select_for_update(no_key=True).get(pk=request.cluster_id)
             decision = _start_check(request, now)
             if not decision.go:
                 _wait(request, decision)
@@ -539,7 +547,7 @@ _ACTIVE = (RequestStatus.SCHEDULED, RequestStatus.RUNNING, RequestStatus.NEEDS_I
 
 
 def _locked(request_id: int) -> EvictionRequest:
-    return EvictionRequest.objects.select_for_update().select_related("cluster").get(pk=request_id)
+    return EvictionRequest.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=request_id)
 
 
 def _require_reason(reason: str) -> str:

@@ -192,7 +192,9 @@ def requests_window_closed(now: datetime | None = None) -> int:
         "pk", flat=True
     )[:500]:
         with transaction.atomic():
-            request = EvictionRequest.objects.select_for_update().select_related("cluster").get(pk=request_id)
+            request = (
+                EvictionRequest.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=request_id)
+            )
             if request.status not in _RUNS or request.window_ends_at is None or request.window_ends_at > now:
                 continue
             specs = window_specs(request.cluster_id)
@@ -240,7 +242,9 @@ def requests_window_reopened(now: datetime | None = None) -> int:
     )
     for request_id in waiting.values_list("pk", flat=True)[:500]:
         with transaction.atomic():
-            request = EvictionRequest.objects.select_for_update().select_related("cluster").get(pk=request_id)
+            request = (
+                EvictionRequest.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=request_id)
+            )
             if request.status != RequestStatus.PAUSED or request.pause_kind != PauseKind.WINDOW:
                 continue
             specs = window_specs(request.cluster_id)
