@@ -34,22 +34,26 @@ _RUNS = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
 
 
 def _claim(pod_id: int, now: datetime) -> PodEviction | None:
-    """Take the pod for one attempt, compare-and-swap: only one worker wins, however many messages arrive."""
-    claimed = (
-        PodEviction.objects.filter(
-            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-            pk=pod_id,
-            status__in=POD_WAITING_TO_TRY,
-            next_attempt_at__lte=now,  # never early: a Retry-After is a floor
-            request__status__in=_RUNS,
-            request__cluster__paused=False,
-        )
-        .filter(
-            # After its maintenance window closes a request starts no new eviction, even before the tick pauses it.
-            Q(request__window_ends_at__isnull=True) | Q(request__window_ends_at__gt=now)
-        )
-        .update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
-    )
+    """Take the pod for one attempt, compare-and-swap: only one worker wins, however many messages arrive.
+
+    Every condition on the pod's own columns must stay in the UPDATE's own WHERE clause. A filter through a
+    relation (request__status=...) would make Django write `WHERE id IN (SELECT ... JOIN ...)`, and PostgreSQL
+    re-checks only the outer clause on the row version it waits for: two workers claiming at once would both see
+    the claim free in the subquery's snapshot, and both would evict (the scale benchmark caught 11 such pods). The
+    request's conditions go in a subquery on the other table instead, which keeps this a single-table UPDATE.
+    """
+    runnable = EvictionRequest.objects.filter(
+        Q(window_ends_at__isnull=True) | Q(window_ends_at__gt=now),  # after its window closes, no new eviction
+        status__in=_RUNS,
+        cluster__paused=False,
+    ).values("pk")
+    claimed = PodEviction.objects.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        pk=pod_id,
+        status__in=POD_WAITING_TO_TRY,
+        next_attempt_at__lte=now,  # never early: a Retry-After is a floor
+        request_id__in=runnable,
+    ).update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
     if not claimed:
         return None
     return PodEviction.objects.select_related("request__cluster").get(pk=pod_id)
