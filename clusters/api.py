@@ -17,10 +17,13 @@ from accounts.permissions import require_perm
 from clusters import kube, services
 from clusters.models import Cluster
 from clusters.selectors import cluster_list
+from config.schema import ErrorSerializer
 
 
 class StrictSerializer(serializers.Serializer):
     """Refuses fields it does not know, so a typo is an error instead of a silent no-op."""
+
+    refuses_unknown_fields = True  # config.schema.AutoSchema: additionalProperties false
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
@@ -226,6 +229,7 @@ class ClusterViewSet(
         cluster = services.cluster_update(actor=request.user, cluster=cluster, **incoming.validated_data)
         return Response(ClusterSerializer(cluster).data)
 
+    @extend_schema(responses={204: None, 409: ErrorSerializer})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
             return super().destroy(request, *args, **kwargs)

@@ -24,6 +24,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from accounts.permissions import require_perm
 from clusters.models import Cluster
+from config.schema import ErrorSerializer
 from evictions.history import (
     MAX_PAGE_SIZE,
     POD_ORDERS,
@@ -76,6 +77,8 @@ DEFAULT_LIMIT = 100
 
 class Strict(serializers.Serializer):
     """Refuses fields it does not know, at the top level and when nested, alongside every other field error."""
+
+    refuses_unknown_fields = True  # config.schema.AutoSchema: additionalProperties false
 
     def to_internal_value(self, data: Any) -> Any:
         unknown = sorted(str(k) for k in set(data) - set(self.fields)) if isinstance(data, Mapping) else []
@@ -800,7 +803,10 @@ def _cursor_response(request: Request, page: KeysetPage[Any], results: Any) -> R
     return Response({"next": link(page.next_cursor), "previous": link(page.prev_cursor), "results": results})
 
 
+# many=False: the page is the whole answer; the schema must not wrap it in the default pagination envelope.
+@extend_schema_serializer(many=False)
 class RequestPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(required=False, help_text="Only with `offset`: how many requests match.")
     next = serializers.URLField(allow_null=True, help_text="The next page; null on the last one.")
     previous = serializers.URLField(allow_null=True, help_text="The page before; null on the first one.")
     results = EvictionRequestSerializer(many=True)
@@ -840,6 +846,7 @@ class PodEvictionRowSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(many=False)
 class PodEvictionPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="The next page; null on the last one.")
     previous = serializers.URLField(allow_null=True, help_text="The page before; null on the first one.")
@@ -1227,7 +1234,7 @@ class PolicyViewSet(viewsets.GenericViewSet):
     @extend_schema(
         parameters=[_SCOPE],
         request=None,
-        responses={200: PolicySerializer},
+        responses={200: PolicySerializer, 405: ErrorSerializer},
         description="Drop the cluster's own policy: the default applies again (the answer shows it). "
         "The default policy itself is not deleted (405): PUT it with required_approvals 0.",
     )

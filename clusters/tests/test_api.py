@@ -116,3 +116,15 @@ def test_openapi_schema_and_docs_are_served(admin_client):
     text = schema.content.decode()
     assert "/api/v1/clusters/{id}/check/" in text
     assert admin_client.get("/api/docs/").status_code == 200
+
+
+def test_deleting_a_cluster_with_requests_is_a_409_the_schema_documents(api, alice):
+    from evictions.models import EvictionRequest
+
+    cluster = ClusterFactory()
+    EvictionRequest.objects.create(cluster=cluster, requester=alice, kind="drain", node="n", reason="r")
+    response = api.delete(f"{URL}{cluster.pk}/")
+    assert response.status_code == 409 and isinstance(response.json()["detail"], str)
+    assert Cluster.objects.filter(pk=cluster.pk).exists()
+    schema = api.get("/api/schema/?format=json").json()
+    assert "409" in schema["paths"]["/api/v1/clusters/{id}/"]["delete"]["responses"]

@@ -645,3 +645,9 @@ def test_the_new_endpoints_are_in_the_openapi_schema(admin_client):
 
 def test_the_schema_generates_without_warnings(tmp_path: Path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+
+
+def test_the_schema_documents_the_405_of_deleting_the_default_policy(api):
+    assert api.delete(f"{POLICIES}default/").status_code == 405
+    schema = api.get("/api/schema/?format=json").json()
+    assert "405" in schema["paths"]["/api/v1/policies/{scope}/"]["delete"]["responses"]

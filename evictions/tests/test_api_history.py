@@ -103,3 +103,15 @@ def test_evictions_api_makes_the_same_few_queries_however_many_rows(
         make_pod(make_request(cluster, rita, created=T0), f"web-{n}", created=T0)
     with django_assert_max_num_queries(4):
         assert len(viewer_api.get(EVICTIONS, {"pod": "web"}).json()["results"]) == count
+
+
+@pytest.mark.parametrize(("url", "component"), [(REQUESTS, "RequestPage"), (EVICTIONS, "PodEvictionPage")])
+def test_the_schema_of_a_history_list_is_the_page_it_answers(world, viewer_api, url, component):  # noqa: F811
+    schema = viewer_api.get("/api/schema/?format=json").json()
+    answer = schema["paths"][url]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": f"#/components/schemas/{component}"}  # not wrapped in an offset-pagination envelope
+    page = schema["components"]["schemas"][component]
+    body = viewer_api.get(url).json()
+    assert set(page["required"]) == set(body) == {"next", "previous", "results"}
+    if url == REQUESTS:  # the older offset style adds `count`, which the schema has as optional
+        assert set(viewer_api.get(url, {"offset": 0}).json()) <= set(page["properties"])
