@@ -6,6 +6,8 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, parsers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -31,3 +33,10 @@ class JSONParser(parsers.JSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - the body is nested too deeply.") from None
+
+
+@csrf_exempt  # it changes nothing; a refused CSRF check would answer the HTML 403 page instead
+def not_found(request: HttpRequest) -> JsonResponse:
+    """Any other path under /api/ (an id that is not a number, a route that does not exist): a JSON 404, as API
+    clients read every other error, not the HTML page."""
+    return JsonResponse({"detail": "No such API route."}, status=status.HTTP_404_NOT_FOUND)

@@ -1,7 +1,7 @@
 """URL routes: pages, the REST API under /api/v1/, its schema and docs."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -10,6 +10,7 @@ from accounts.forms import LoginForm
 from audit import api as audit_api
 from clusters import views as cluster_views
 from clusters.api import ClusterViewSet
+from config import api as core_api
 from config import health, metrics
 from config import views as core_views
 from evictions import api as eviction_api
@@ -46,4 +47,5 @@ urlpatterns = [
     path("api/v1/", include((router.urls, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", core_api.not_found),  # last: whatever no route above matched
 ]
