@@ -47,6 +47,13 @@ class AuditCursorPagination(CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 1000
 
+    def decode_cursor(self, request: Request) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            # An edited cursor is bad input, as on /api/v1/requests/: a 400 on the field, not a 404.
+            raise ValidationError({"cursor": [str(self.invalid_cursor_message)]}) from None
+
 
 def parse_filters(request: Request) -> AuditFilters:
     params = request.query_params
@@ -96,7 +103,10 @@ class AuditExport(APIView):
 
     @extend_schema(
         parameters=FILTER_PARAMETERS,
-        responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT},
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/json"): {"type": "array", "items": {"type": "object", "additionalProperties": {}}},
+        },
         description="The whole search as a file, streamed: CSV with a header row, or one JSON array. Columns as in "
         "the list, details as JSON; hashes included so that the rows can be verified offline with the key.",
     )

@@ -91,3 +91,22 @@ def test_schema_lists_the_audit_endpoints(api):
     schema = api.get("/api/schema/?format=json").json()
     assert "/api/v1/audit/" in schema["paths"]
     assert "/api/v1/audit/export.{fmt}" in schema["paths"]
+
+
+@pytest.mark.django_db
+def test_an_edited_cursor_is_a_400_on_cursor_as_documented(viewer_api):
+    _events(3)
+    response = viewer_api.get("/api/v1/audit/", {"cursor": "bm90LW91cnM"})
+    assert response.status_code == 400
+    assert list(response.json()) == ["cursor"]
+    assert "400" in viewer_api.get("/api/schema/?format=json").json()["paths"]["/api/v1/audit/"]["get"]["responses"]
+
+
+@pytest.mark.django_db
+def test_the_schema_of_the_json_export_is_the_array_it_answers(viewer_api):
+    _events(2)
+    rows = json.loads(b"".join(viewer_api.get("/api/v1/audit/export.json").streaming_content))
+    assert isinstance(rows, list) and len(rows) == 2
+    schema = viewer_api.get("/api/schema/?format=json").json()
+    content = schema["paths"]["/api/v1/audit/export.{fmt}"]["get"]["responses"]["200"]["content"]
+    assert content["application/json"]["schema"]["type"] == "array"
