@@ -51,6 +51,8 @@ class Cluster(models.Model):
     max_concurrent_drains = models.PositiveSmallIntegerField("Nodes drained at once", default=1)
     paused = models.BooleanField(default=False)
     paused_reason = models.CharField(max_length=500, blank=True)
+    # The lease of the one budget watcher of this cluster (evictions.tasks.watch_budgets), renewed every round.
+    watcher_until = models.DateTimeField(null=True, blank=True)
 
     reachable = models.BooleanField(null=True, default=None)  # None: never checked
     server_version = models.CharField(max_length=64, blank=True)

@@ -114,7 +114,6 @@ class EvictionRequest(models.Model):
     pause_kind = models.CharField(max_length=8, choices=PauseKind.choices, default=PauseKind.NONE, blank=True)
     # Leases: at most one worker follows terminating pods, and one watches budgets, per request.
     follower_until = models.DateTimeField(null=True, blank=True)
-    watcher_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

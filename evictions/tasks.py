@@ -5,18 +5,20 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.services import System, audit_record
 from clusters import kube
+from clusters.models import Cluster
 from clusters.services import clusters_due_for_check
 from clusters.tasks import check_cluster
 from config.metrics import record_tick
-from evictions.models import EvictionRequest, PodEviction, PodStatus
+from evictions.models import EvictionRequest, PodEviction
 from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
 from evictions.services import windows as window_services
@@ -38,16 +40,16 @@ def attempt_pod(pod_id: int) -> None:
     pod_services.pod_attempt(pod_id=pod_id)
 
 
-def _lease(request_id: int, field: str) -> bool:
-    """Compare-and-swap a lease on the request: one follower and one watcher per request at a time."""
+def _lease(rows: QuerySet[Any], field: str) -> bool:
+    """Compare-and-swap a lease on one row: one follower per request, one budget watcher per cluster, at a time."""
     now = timezone.now()
     free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
     until = now + timedelta(seconds=LEASE_SECONDS)
-    return bool(EvictionRequest.objects.filter(free, pk=request_id).update(**{field: until}))
+    return bool(rows.filter(free).update(**{field: until}))
 
 
-def _renew(request_id: int, field: str) -> None:
-    EvictionRequest.objects.filter(pk=request_id).update(**{field: timezone.now() + timedelta(seconds=LEASE_SECONDS)})
+def _renew(rows: QuerySet[Any], field: str) -> None:
+    rows.update(**{field: timezone.now() + timedelta(seconds=LEASE_SECONDS)})
 
 
 @shared_task(ignore_result=True, soft_time_limit=30, time_limit=45)
@@ -58,7 +60,7 @@ def follow_request(request_id: int, round_token: str = "") -> None:
     never starts a second chain while this one is alive, and takes over within LEASE_SECONDS if it dies.
     """
     token = round_token or uuid.uuid4().hex
-    if not round_token and not _lease(request_id, "follower_until"):
+    if not round_token and not _lease(EvictionRequest.objects.filter(pk=request_id), "follower_until"):
         return
     EvictionRequest.objects.filter(pk=request_id).update(
         follower_until=timezone.now() + timedelta(seconds=LEASE_SECONDS)
@@ -70,29 +72,29 @@ def follow_request(request_id: int, round_token: str = "") -> None:
 
 
 @shared_task(ignore_result=True, soft_time_limit=FOLLOW_SECONDS + 10, time_limit=FOLLOW_SECONDS + 20)
-def watch_budgets(request_id: int) -> None:
-    """Watch the budgets blocking this request's pods; the moment one allows a disruption, retry its pods."""
-    if not _lease(request_id, "watcher_until"):
+def watch_budgets(cluster_id: int) -> None:
+    """Watch the budgets blocking pods on this cluster; the moment one allows disruptions, attempt that many pods.
+
+    One watcher per cluster, however many requests wait on it: a freed disruption goes to the pod blocked longest,
+    across requests, instead of every request's pods racing for it (one 201 and a 429 for each of the others).
+    """
+    rows = Cluster.objects.filter(pk=cluster_id)
+    if not _lease(rows, "watcher_until"):
         return
     try:
-        request = EvictionRequest.objects.select_related("cluster").get(pk=request_id)
-        cluster = request.cluster
+        cluster = Cluster.objects.get(pk=cluster_id)
         api_version = cluster.eviction_api_version or "policy/v1"
         ends = time.monotonic() + FOLLOW_SECONDS
         version = ""
         while time.monotonic() < ends:
-            _renew(request_id, "watcher_until")
-            blocked = dict(
-                PodEviction.objects.filter(request_id=request_id, status=PodStatus.BLOCKED).values_list(
-                    "pk", "blocking_pdb"
-                )
-            )
+            _renew(rows, "watcher_until")
+            blocked = pod_services.blocked_pods(cluster_id).count()
             if not blocked:
                 return
             try:
                 if not version:
                     pdbs, version = kube.list_pdbs_at(endpoint(cluster), api_version=api_version)
-                    _retry_freed(request_id, {p.key: p.disruptions_allowed for p in pdbs if p.processed})
+                    _retry_freed(cluster_id, {p.key: p.disruptions_allowed for p in pdbs if p.processed})
                 for kind, pdb, new_version in kube.watch_pdbs(
                     endpoint(cluster),
                     resource_version=version,
@@ -104,23 +106,24 @@ def watch_budgets(request_id: int) -> None:
                         break
                     version = new_version or version
                     if kind == "DELETED":
-                        _retry_freed(request_id, {pdb.key: len(blocked)})  # no budget any more: nothing blocks
+                        _retry_freed(cluster_id, {pdb.key: blocked})  # no budget any more: nothing blocks
                     elif pdb.disruptions_allowed > 0 and pdb.processed:
-                        _retry_freed(request_id, {pdb.key: pdb.disruptions_allowed})
+                        _retry_freed(cluster_id, {pdb.key: pdb.disruptions_allowed})
             except kube.KubeError:
                 version = ""
                 time.sleep(1)
     finally:
-        EvictionRequest.objects.filter(pk=request_id).update(watcher_until=None)
+        rows.update(watcher_until=None)
 
 
-def _retry_freed(request_id: int, freed: dict[str, int]) -> None:
+def _retry_freed(cluster_id: int, freed: dict[str, int]) -> None:
     """Attempt at once, in this process (no broker round trip), as many blocked pods of each freed budget as it
-    allows disruptions — longest blocked first; the others keep waiting for the next change."""
+    allows disruptions — longest blocked first, whatever their request; the others keep waiting for the next change."""
     now = timezone.now()
     for key, allowed in freed.items():
         pod_ids = list(
-            PodEviction.objects.filter(request_id=request_id, status=PodStatus.BLOCKED, blocking_pdb=key)
+            pod_services.blocked_pods(cluster_id)
+            .filter(blocking_pdb=key)
             .order_by("blocked_since", "pk")
             .values_list("pk", flat=True)[: max(0, allowed)]
         )
@@ -170,11 +173,12 @@ def tick() -> dict[str, int]:
     stuck = pod_services.pods_blocked_past_deadline()
     for pod_id in stuck:
         deadline_reached.delay(pod_id)
-    follow, watch = pod_services.requests_needing_followers()
+    follow = pod_services.requests_needing_followers()
     for request_id in follow:
         follow_request.delay(request_id)
-    for request_id in watch:
-        watch_budgets.delay(request_id)
+    watch = pod_services.clusters_needing_watchers()
+    for cluster_id in watch:
+        watch_budgets.delay(cluster_id)
     due = clusters_due_for_check()
     for cluster_id in due:
         check_cluster.delay(cluster_id)

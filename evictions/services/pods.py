@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from audit.services import Actor, System, audit_record
@@ -31,6 +31,10 @@ from evictions.services.requests import _require_reason, request_refresh
 
 CLAIM_SECONDS = 45  # a worker that dies mid-attempt loses its claim after this (> rate-limit wait + one call)
 _RUNS = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
+# A request's stored plan (every pod with its dry-run answer), targets and options are read when it starts, never
+# by an attempt or a follow round; decoding them on every attempt cost more CPU than the attempt itself.
+_BULK = ("plan", "targets", "options")
+_REQUEST_BULK = tuple(f"request__{field}" for field in _BULK)
 
 
 def _claim(pod_id: int, now: datetime) -> PodEviction | None:
@@ -56,7 +60,7 @@ def _claim(pod_id: int, now: datetime) -> PodEviction | None:
     ).update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
     if not claimed:
         return None
-    return PodEviction.objects.select_related("request__cluster").get(pk=pod_id)
+    return PodEviction.objects.select_related("request__cluster").defer(*_REQUEST_BULK).get(pk=pod_id)
 
 
 def pod_attempt(*, pod_id: int) -> Outcome | None:
@@ -149,8 +153,13 @@ def _record(*, pod_id: int, answer: Answer, outcome: Outcome, at: datetime) -> N
     from evictions.tasks import attempt_pod, follow_request, watch_budgets
 
     with transaction.atomic():
-        pod = PodEviction.objects.select_for_update(of=("self",)).select_related("request__cluster").get(pk=pod_id)
-        request = EvictionRequest.objects.select_for_update().get(pk=pod.request_id)
+        pod = (
+            PodEviction.objects.select_for_update(of=("self",))
+            .select_related("request__cluster")
+            .defer(*_REQUEST_BULK)
+            .get(pk=pod_id)
+        )
+        request = EvictionRequest.objects.select_for_update().defer(*_BULK).get(pk=pod.request_id)
         now = timezone.now()
         _log_attempt(
             pod,
@@ -201,8 +210,8 @@ def _record(*, pod_id: int, answer: Answer, outcome: Outcome, at: datetime) -> N
             after_commit(attempt_pod, pod.pk, countdown=outcome.retry_in)
         if pod.status == PodStatus.TERMINATING:
             after_commit(follow_request, request.pk)
-        if pod.status == PodStatus.BLOCKED:
-            after_commit(watch_budgets, request.pk)
+        if pod.status == PodStatus.BLOCKED and was != PodStatus.BLOCKED:
+            after_commit(watch_budgets, request.cluster_id)  # a no-op when the cluster's watcher is alive
 
 
 def _mark_gone(pod: PodEviction, now: datetime, status: str = PodStatus.EVICTED) -> None:
@@ -242,7 +251,7 @@ def pods_terminated(*, request_id: int) -> int:
 
     A drain costs one list of the node's pods per round, a pods request one list per namespace; kubectl instead
     GETs every pod every second."""
-    request = EvictionRequest.objects.select_related("cluster").get(pk=request_id)
+    request = EvictionRequest.objects.select_related("cluster").defer(*_BULK).get(pk=request_id)
     terminating = list(PodEviction.objects.filter(request=request, status=PodStatus.TERMINATING))
     if not terminating:
         return 0
@@ -257,7 +266,7 @@ def pods_terminated(*, request_id: int) -> int:
     gone = [p.pk for p in terminating if (p.namespace, p.uid) not in present]
     if gone:
         with transaction.atomic():
-            request = EvictionRequest.objects.select_for_update().get(pk=request_id)
+            request = EvictionRequest.objects.select_for_update().defer(*_BULK).get(pk=request_id)
             now = timezone.now()
             for pod in PodEviction.objects.select_for_update().filter(pk__in=gone, status=PodStatus.TERMINATING):
                 forced = EvictionAttempt.objects.filter(pod=pod, kind=AttemptKind.DELETE, http_status__lt=300).exists()
@@ -627,17 +636,35 @@ def pods_blocked_past_deadline(now: datetime | None = None) -> list[int]:
     )
 
 
-def requests_needing_followers(now: datetime | None = None) -> tuple[list[int], list[int]]:
-    """Requests with terminating pods and no live follower; with blocked pods and no live budget watcher."""
+def requests_needing_followers(now: datetime | None = None) -> list[int]:
+    """Requests with terminating pods and no live follower."""
     now = now or timezone.now()
     free = Q(follower_until__isnull=True) | Q(follower_until__lt=now)
     follow = EvictionRequest.objects.filter(
         free, status__in=[*_RUNS, RequestStatus.PAUSED, RequestStatus.CANCELLED], pods__status=PodStatus.TERMINATING
     ).distinct()
-    watch = EvictionRequest.objects.filter(
-        Q(watcher_until__isnull=True) | Q(watcher_until__lt=now), status__in=_RUNS, pods__status=PodStatus.BLOCKED
-    ).distinct()
-    return list(follow.values_list("pk", flat=True)[:500]), list(watch.values_list("pk", flat=True)[:500])
+    return list(follow.values_list("pk", flat=True)[:500])
+
+
+def blocked_pods(cluster_id: int) -> QuerySet[PodEviction]:
+    """The pods a budget pushed back on this cluster, in every running request: what its budget watcher serves."""
+    return PodEviction.objects.filter(
+        request__cluster_id=cluster_id, request__status__in=_RUNS, status=PodStatus.BLOCKED
+    )
+
+
+def clusters_needing_watchers(now: datetime | None = None) -> list[int]:
+    """Clusters with blocked pods in a running request and no live budget watcher."""
+    now = now or timezone.now()
+    return list(
+        Cluster.objects.filter(
+            Q(watcher_until__isnull=True) | Q(watcher_until__lt=now),
+            requests__status__in=_RUNS,
+            requests__pods__status=PodStatus.BLOCKED,
+        )
+        .distinct()
+        .values_list("pk", flat=True)[:500]
+    )
 
 
 def pod_deadline_reached(*, pod_id: int) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
@@ -428,7 +428,7 @@ def request_start(*, request_id: int) -> None:
         if any(r.status == PodStatus.TERMINATING for r in rows):
             after_commit(follow_request, request.pk)
         if any(r.status == PodStatus.BLOCKED for r in rows):
-            after_commit(watch_budgets, request.pk)
+            after_commit(watch_budgets, request.cluster_id)
         request_refresh(request=request)
 
 
@@ -511,22 +511,23 @@ def request_refresh(*, request: EvictionRequest) -> None:
     """Derive the request's status from its pods (inside the caller's transaction, request row locked)."""
     if request.status not in _DERIVED or not request.pods_created_at:
         return
-    statuses = list(PodEviction.objects.filter(request=request).values_list("status", flat=True))
-    if all(s in POD_FINISHED for s in statuses):  # a paused request whose last pods finished is done too
-        failed = sum(1 for s in statuses if s == PodStatus.FAILED)
+    # One row per status, not one per pod: every attempt of a 1,000-pod drain calls this.
+    counts = dict(PodEviction.objects.filter(request=request).values_list("status").annotate(n=Count("pk")).order_by())
+    if all(s in POD_FINISHED for s in counts):  # a paused request whose last pods finished is done too
+        failed = counts.get(PodStatus.FAILED, 0)
         if failed:
             _finish(request, RequestStatus.FAILED, f"{failed} pod(s) failed; the others are done.")
         else:
-            done = sum(1 for s in statuses if s in (PodStatus.EVICTED, PodStatus.DELETED))
+            done = counts.get(PodStatus.EVICTED, 0) + counts.get(PodStatus.DELETED, 0)
             _finish(request, RequestStatus.SUCCEEDED, f"{done} pod(s) evicted or deleted.")
         return
     if request.status == RequestStatus.PAUSED:
         return
-    stuck = [s for s in statuses if s == PodStatus.NEEDS_INTERVENTION]
+    stuck = counts.get(PodStatus.NEEDS_INTERVENTION, 0)
     wanted = RequestStatus.NEEDS_INTERVENTION if stuck else RequestStatus.RUNNING
     if request.status != wanted:
         request.status = wanted
-        request.status_reason = f"{len(stuck)} pod(s) need a person." if stuck else ""
+        request.status_reason = f"{stuck} pod(s) need a person." if stuck else ""
         request.save(update_fields=["status", "status_reason", "updated_at"])
         audit_record(
             actor=WORKER,
