@@ -52,7 +52,9 @@ def _renew(rows: QuerySet[Any], field: str) -> None:
     rows.update(**{field: timezone.now() + timedelta(seconds=LEASE_SECONDS)})
 
 
-@shared_task(ignore_result=True, soft_time_limit=30, time_limit=45)
+# Follow rounds and the tick are short and decide how soon work ends and lost work is found again: with Redis they
+# are taken before the default priority (3) of a backlog of attempts (see CELERY_TASK_DEFAULT_PRIORITY).
+@shared_task(ignore_result=True, soft_time_limit=30, time_limit=45, priority=0)
 def follow_request(request_id: int, round_token: str = "") -> None:
     """One round of following terminating pods; it re-enqueues itself (a short task never holds a worker slot).
 
@@ -157,7 +159,7 @@ def uncordon_node(request_id: int) -> None:
         )
 
 
-@shared_task(ignore_result=True, soft_time_limit=20, time_limit=30)
+@shared_task(ignore_result=True, soft_time_limit=20, time_limit=30, priority=0)
 def tick() -> dict[str, int]:
     """Beat runs this every TICK_SECONDS: start due work, recover lost work, flag stuck work, check clusters."""
     record_tick()  # for /metrics: how long ago the last tick ran

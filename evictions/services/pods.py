@@ -90,7 +90,7 @@ def pod_attempt(*, pod_id: int) -> Outcome | None:
     if outcome.next is Next.NEEDS_INTERVENTION and outcome.budget is not None:
         outcome = _explain_block(cluster, pod, outcome)
     # The attempt is dated from its claim: a pause after that moment lets it finish, as promised.
-    _record(pod_id=pod.pk, answer=answer, outcome=outcome, at=now)
+    _record(pod_id=pod.pk, answer=answer, outcome=outcome, at=now, cluster=cluster)
     return outcome
 
 
@@ -149,17 +149,14 @@ def _log_attempt(
     )
 
 
-def _record(*, pod_id: int, answer: Answer, outcome: Outcome, at: datetime) -> None:
+def _record(*, pod_id: int, answer: Answer, outcome: Outcome, at: datetime, cluster: Cluster) -> None:
     from evictions.tasks import attempt_pod, follow_request, watch_budgets
 
     with transaction.atomic():
-        pod = (
-            PodEviction.objects.select_for_update(of=("self",))
-            .select_related("request__cluster")
-            .defer(*_REQUEST_BULK)
-            .get(pk=pod_id)
-        )
+        pod = PodEviction.objects.select_for_update().get(pk=pod_id)
         request = EvictionRequest.objects.select_for_update().defer(*_BULK).get(pk=pod.request_id)
+        request.cluster = cluster  # read with the claim; only its id and name are written from here
+        pod.request = request
         now = timezone.now()
         _log_attempt(
             pod,
