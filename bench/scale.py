@@ -6,11 +6,11 @@
 
 Every cluster is its own `python -m kubesim` process (time scale 1: real seconds) with `--nodes` nodes; on every
 node one pod of each of `--pods-per-node - 1` ReplicaSets (each behind a PDB: maxUnavailable 1, or 2 for every third
-one) and one DaemonSet pod. Drainboard runs as in production (DEBUG off) on PostgreSQL and Redis: gunicorn (2 sync
-workers), two Celery worker processes on the `celery` queue (`--concurrency` each), the watcher (thread pool,
-`watch,notify`) and beat (tick every TICK_SECONDS, default 15 s). Each round submits `--drain` node drains per
-cluster through the REST API (4 client threads, as a script or a person would) and waits until every request has
-finished; the next round drains the next `--drain` nodes of every cluster.
+one) and one DaemonSet pod. Drainboard runs as in production (DEBUG off) on PostgreSQL and Redis: gunicorn (3 sync
+workers, as docker-compose.yml runs it), two Celery worker processes on the `celery` queue (`--concurrency` each),
+the watcher (thread pool, `watch,notify`) and beat (tick every TICK_SECONDS, default 15 s). Each round submits
+`--drain` node drains per cluster through the REST API (4 client threads, as a script or a person would) and waits
+until every request has finished; the next round drains the next `--drain` nodes of every cluster.
 
 Measured: evictions per second; worker CPU per eviction attempt (the CPU time of all three worker processes and
 their children, from /proc, over the attempts recorded) and per task (bench/probe.py, loaded into the workers);
@@ -27,6 +27,7 @@ Needs PostgreSQL (postgres@127.0.0.1:5432; database `drainboard_bench_scale`, dr
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -356,7 +357,7 @@ def start_drainboard(args: argparse.Namespace, env: dict[str, str]) -> dict[str,
     procs["beat"] = Proc("beat", [*celery, "beat", "-l", "INFO", "--schedule", str(VAR / "celerybeat-schedule")], env)
     procs["web"] = Proc(
         "web",
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{WEB_PORT}", "-w", "2", "--timeout", "60"],
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{WEB_PORT}", "-w", "3", "--timeout", "60"],
         env,
         "Booting worker",
     )
@@ -434,6 +435,20 @@ def round_figures(request_ids: list[int], submitted: float, args: argparse.Names
         by_workload[(cluster_id, name.rsplit("-", 1)[0])] += 1
     budgets = {f"svc-{w:02d}-7c9d{w:02d}f5b8": budget_of(w) for w in range(args.pods_per_node - 1)}
     floor = lower_bound(by_workload, budgets, args)
+    accepted: dict[tuple[int, str], list[float]] = defaultdict(list)
+    for cluster_id, name, at in pods.filter(eviction_accepted_at__isnull=False).values_list(
+        "request__cluster_id", "name", "eviction_accepted_at"
+    ):
+        accepted[(cluster_id, name.rsplit("-", 1)[0])].append(at.timestamp() - submitted)
+    # Within a workload whose budget allows one disruption, each eviction waits for the previous pod's replacement to
+    # be Ready: the gap beyond --ready-after is Drainboard's reaction (watch event, attempt, answer).
+    reactions = sorted(
+        later - earlier - args.ready_after
+        for (_, workload), times in accepted.items()
+        if budgets.get(workload) == 1
+        for earlier, later in itertools.pairwise(sorted(times))
+    )
+    all_accepted = sorted(t for times in accepted.values() for t in times)
     attempts = EvictionAttempt.objects.filter(pod__request_id__in=request_ids, kind=AttemptKind.EVICT)
     answers = dict(attempts.values_list("http_status").annotate(n=Count("id")).order_by())
     seconds = (last.timestamp() - submitted) if last else float("nan")
@@ -445,6 +460,10 @@ def round_figures(request_ids: list[int], submitted: float, args: argparse.Names
         "completion_seconds": round(seconds, 2),
         "lower_bound_seconds": floor,
         "ratio": round(seconds / floor, 3) if floor else None,
+        "first_eviction_s": round(all_accepted[0], 2) if all_accepted else None,
+        "last_eviction_s": round(all_accepted[-1], 2) if all_accepted else None,
+        "reaction_s_median": round(statistics.median(reactions), 2) if reactions else None,
+        "reaction_s_p95": round(reactions[int(0.95 * (len(reactions) - 1))], 2) if reactions else None,
         "longest_chain": max(
             (math.ceil(n / budgets[w]) for (_, w), n in by_workload.items()),
             default=0,
@@ -718,6 +737,11 @@ def report(results: dict[str, Any]) -> None:
         print(
             f"- evictions accepted {w['evictions_accepted']} ({r['evictions_per_second']}/s), pods evicted more than "
             f"once {w['pods_evicted_more_than_once']}, direct deletes {w['direct_pod_deletes']}"
+        )
+        print(
+            f"- first eviction accepted at {r['first_eviction_s']} s, last at {r['last_eviction_s']} s; reaction to a "
+            f"Ready replacement (gap beyond the readiness delay) median {r['reaction_s_median']} s, "
+            f"p95 {r['reaction_s_p95']} s"
         )
         print(f"- attempts {r['attempts']} {r['attempt_answers']}; API calls {w['api_calls']}")
         print(
