@@ -15,6 +15,7 @@ from clusters.kubetypes import Answer
 from clusters.models import Cluster
 from evictions import ratelimit
 from evictions.models import (
+    POD_FINISHED,
     POD_WAITING_TO_TRY,
     Approval,
     AttemptKind,
@@ -34,7 +35,6 @@ _RUNS = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
 # A request's stored plan (every pod with its dry-run answer), targets and options are read when it starts, never
 # by an attempt or a follow round; decoding them on every attempt cost more CPU than the attempt itself.
 _BULK = ("plan", "targets", "options")
-_REQUEST_BULK = tuple(f"request__{field}" for field in _BULK)
 
 
 def _claim(pod_id: int, now: datetime) -> PodEviction | None:
@@ -60,7 +60,23 @@ def _claim(pod_id: int, now: datetime) -> PodEviction | None:
     ).update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
     if not claimed:
         return None
-    return PodEviction.objects.select_related("request__cluster").defer(*_REQUEST_BULK).get(pk=pod_id)
+    return PodEviction.objects.select_related("request__cluster").only(*_ATTEMPT_READS).get(pk=pod_id)
+
+
+# What an attempt reads before it calls the cluster (a field not named here would cost one more query, not a bug).
+_ATTEMPT_READS = (
+    "namespace",
+    "name",
+    "uid",
+    "attempts",
+    "transient_failures",
+    "request__grace_period_seconds",
+    "request__deadline_at",
+    *(
+        f"request__cluster__{field}"
+        for field in ("name", "api_url", "ca_pem", "credentials_secret", "qps_limit", "eviction_api_version")
+    ),
+)
 
 
 def pod_attempt(*, pod_id: int) -> Outcome | None:
@@ -154,9 +170,6 @@ def _record(*, pod_id: int, answer: Answer, outcome: Outcome, at: datetime, clus
 
     with transaction.atomic():
         pod = PodEviction.objects.select_for_update().get(pk=pod_id)
-        request = EvictionRequest.objects.select_for_update().defer(*_BULK).get(pk=pod.request_id)
-        request.cluster = cluster  # read with the claim; only its id and name are written from here
-        pod.request = request
         now = timezone.now()
         _log_attempt(
             pod,
@@ -191,24 +204,49 @@ def _record(*, pod_id: int, answer: Answer, outcome: Outcome, at: datetime, clus
             pod.status, pod.next_attempt_at = PodStatus.NEEDS_INTERVENTION, None
         else:
             pod.status, pod.next_attempt_at, pod.finished_at = PodStatus.FAILED, None, now
-        pod.save()
+        pod.save(update_fields=_ATTEMPT_FIELDS)
         if pod.status != was or (outcome.next is Next.BLOCKED and pod.attempts == 1):
             audit_record(
                 actor=WORKER,
                 action=f"pod.{pod.status}",
                 target=pod,
-                cluster=pod.request.cluster,
-                details={"pod": pod.key, "request": request.pk, "http_status": answer.status, "note": pod.note},
+                cluster=cluster,
+                details={"pod": pod.key, "request": pod.request_id, "http_status": answer.status, "note": pod.note},
             )
         if outcome.flag_cluster:
-            _flag_cluster(pod.request.cluster, outcome.note)
-        request_refresh(request=request)
+            _flag_cluster(cluster, outcome.note)
+        elif pod.status in POD_FINISHED or pod.status == PodStatus.NEEDS_INTERVENTION:
+            # Only a pod that finished or now needs a person can change its request's status (the pod was pending
+            # or blocked): the request's row is locked, after the pod's as everywhere, only then.
+            request = EvictionRequest.objects.select_for_update().defer(*_BULK).get(pk=pod.request_id)
+            request.cluster = cluster
+            request_refresh(request=request)
         if pod.status in POD_WAITING_TO_TRY and outcome.retry_in is not None:
             after_commit(attempt_pod, pod.pk, countdown=outcome.retry_in)
         if pod.status == PodStatus.TERMINATING:
-            after_commit(follow_request, request.pk)
+            after_commit(follow_request, pod.request_id)
         if pod.status == PodStatus.BLOCKED and was != PodStatus.BLOCKED:
-            after_commit(watch_budgets, request.cluster_id)  # a no-op when the cluster's watcher is alive
+            after_commit(watch_budgets, cluster.pk)  # a no-op when the cluster's watcher is alive
+
+
+# What an attempt changes on its pod (the UPDATE names only these).
+_ATTEMPT_FIELDS = [
+    "status",
+    "note",
+    "attempts",
+    "transient_failures",
+    "last_status_code",
+    "next_attempt_at",
+    "claimed_until",
+    "blocked_since",
+    "blocking_pdb",
+    "budget_needs",
+    "budget_has",
+    "eviction_accepted_at",
+    "finished_at",
+    "seconds_to_evict",
+    "updated_at",
+]
 
 
 def _mark_gone(pod: PodEviction, now: datetime, status: str = PodStatus.EVICTED) -> None:
