@@ -7,6 +7,10 @@ chain verifies.
 Used by tests/test_chaos.py (small, in CI) and bench/chaos.py (large). The caller has configured Django and owns the
 database; everything this module starts (Redis, workers, beat, simulators) is stopped in `finally` blocks.
 
+A supervisor thread starts again a worker or beat that exits by itself, as compose's `restart: unless-stopped` does:
+a Celery worker with late-acknowledged tasks in flight exits (status 1) when Redis goes away, kombu's
+`restore_unacked` failing on the closed connection.
+
 The witness: kubesim's request log (every call with its User-Agent and answer) and an eviction ledger recorded
 inside kubesim at the moment it decides each eviction (the pod's UID and whether it was already terminating), so a
 201 that took a disruption is told apart from a 201 for a pod that was already on its way out.
@@ -29,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -349,11 +353,11 @@ class Chaos:
     database_cut: Callable[[], int] | None
     in_flight: Callable[[], dict[str, int]]
     slow_evictions: Callable[[bool], None]  # True: the clusters answer evictions after a delay; False: no more
-    claimed: Callable[[], list[int]]  # pods claimed by a worker right now (an attempt in flight)
+    claimed: Callable[[], dict[int, datetime]]  # pods claimed by an attempt in flight now -> claimed_until
     log: list[dict[str, Any]] = field(default_factory=list)
     started: float = 0.0
     final_kill_at: float | None = None  # wall-clock time of the last blow
-    stranded: list[int] = field(default_factory=list)  # pods claimed when it came
+    stranded: dict[int, datetime] = field(default_factory=dict)  # pods claimed when it came -> claimed_until
 
     def note(self, kind: str, **details: Any) -> None:
         try:
@@ -423,7 +427,7 @@ class Chaos:
                     time.sleep(0.05)
                 self.stranded = self._claimed()
                 self.final_kill_at = time.time()
-                self.note("all_workers_kill", targets=[w.name for w in self.workers], claimed=self.stranded)
+                self.note("all_workers_kill", targets=[w.name for w in self.workers], claimed=sorted(self.stranded))
                 for worker in self.workers:
                     worker.kill()
             finally:
@@ -451,11 +455,11 @@ class Chaos:
                 finally:
                     process.lock.release()
 
-    def _claimed(self) -> list[int]:
+    def _claimed(self) -> dict[int, datetime]:
         try:
             return self.claimed()
         except Exception:
-            return []
+            return {}
 
     def run(
         self, schedule: list[Fault], stop: threading.Event, nearly_done: Callable[[], bool], final_wait: float
@@ -661,15 +665,21 @@ class ChaosResult:
     logs: dict[str, str]
 
 
-def stranded_seconds(pod_ids: list[int], since: float) -> dict[int, float | None]:
-    """For each pod whose attempt was cut short at `since`: seconds until the next attempt the database recorded."""
-    from datetime import UTC, datetime
+def stranded_seconds(claims: dict[int, datetime], since: float) -> dict[int, float | None]:
+    """For each pod whose attempt the kill at `since` cut short: seconds until the next attempt the database recorded.
+
+    An attempt is recorded dated from its claim (claimed_until - CLAIM_SECONDS); a pod whose claimed attempt was
+    recorded after all (it finished between the look and the kill) was not stranded and is left out."""
+    from datetime import UTC
 
     from evictions.models import EvictionAttempt
+    from evictions.services.pods import CLAIM_SECONDS
 
     after = datetime.fromtimestamp(since, tz=UTC)
     found: dict[int, float | None] = {}
-    for pod_id in pod_ids:
+    for pod_id, claimed_until in claims.items():
+        if EvictionAttempt.objects.filter(pod_id=pod_id, at=claimed_until - timedelta(seconds=CLAIM_SECONDS)).exists():
+            continue
         first = EvictionAttempt.objects.filter(pod_id=pod_id, at__gt=after).order_by("at").first()
         found[pod_id] = round(first.at.timestamp() - since, 2) if first else None
     return found
@@ -778,7 +788,7 @@ def run_chaos(config: ChaosConfig, *, actor: Any, out: Callable[[str], None] = p
             finally:
                 connections.close_all()  # this thread's connection; the cut must not find it half-used
 
-        def claimed() -> list[int]:
+        def claimed() -> dict[int, datetime]:
             from django.db import connections
             from django.utils import timezone
 
@@ -791,7 +801,7 @@ def run_chaos(config: ChaosConfig, *, actor: Any, out: Callable[[str], None] = p
                 pods = PodEviction.objects.filter(
                     request_id__in=request_ids, claimed_until__gt=recent, status__in=["pending", "blocked"]
                 )
-                return list(pods.values_list("pk", flat=True))
+                return dict(pods.values_list("pk", "claimed_until"))
             finally:
                 connections.close_all()
 

@@ -1,11 +1,15 @@
 """Chaos: three nodes drained at once while workers, pool children, Redis, beat and database connections are killed
 at random moments, then every worker at once with attempts in flight (tests/chaos.py). Seeded: CHAOS_SEED=N replays
-a run; the seed and the fault log are printed (pytest -s)."""
+a run; the seed and the fault log are printed (pytest -s). CHAOS_LOGDIR=dir keeps the worker and beat logs.
+
+Runs on PostgreSQL (CI) and on SQLite (no database connections to cut there); the workers always use a private
+redis-server, never the file-system broker nor the shared Redis."""
 
 from __future__ import annotations
 
 import os
 import random
+import warnings
 from pathlib import Path
 
 import pytest
@@ -32,16 +36,19 @@ def seed() -> int:
 
 @pytest.mark.skipif(not Path(chaos.REDIS_SERVER).exists(), reason=f"{chaos.REDIS_SERVER} is absent (private Redis)")
 def test_drains_under_worker_redis_beat_and_database_faults_evict_each_pod_once_and_finish(rita, seed):
-    if connection.vendor == "sqlite":
-        pytest.skip("SQLite: several worker processes writing at once under SIGKILL; chaos runs on PostgreSQL (CI)")
     logdir = Path(os.environ["CHAOS_LOGDIR"]) if os.environ.get("CHAOS_LOGDIR") else None  # kept for a look
     config = chaos.ChaosConfig(
         seed=seed, database_url=worker.test_database_url(), tick_seconds=TICK_SECONDS, logdir=logdir
     )
     result = chaos.run_chaos(config, actor=rita)
+    for kind, why in result.skipped_faults.items():
+        warnings.warn(f"chaos fault {kind} skipped: {why}", stacklevel=1)
     assert result.findings.ok, (result.seed, result.findings.problems, result.logs)
-    # Every kind of fault happened, and the kills hit pods in flight.
-    assert set(result.fault_counts) >= {*chaos.FAULT_KINDS, "all_workers_kill"}, result.fault_counts
+    # Every kind of fault happened (on SQLite there are no connections to cut: skipped, with the reason printed), and
+    # the kills hit pods in flight.
+    expected = {*chaos.FAULT_KINDS, "all_workers_kill"} - set(result.skipped_faults)
+    assert set(result.fault_counts) >= expected, result.fault_counts
+    assert set(result.skipped_faults) == (set() if connection.vendor == "postgresql" else {"db_cut"})
     kills = [f for f in result.faults if f["kind"] in {"worker_kill", "child_kill"}]
     assert any(sum(f["in_flight"].values()) > 0 for f in kills if "error" not in f["in_flight"]), result.faults
     assert result.findings.stats["disruptions"] == result.findings.stats["evictable"]
