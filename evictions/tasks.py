@@ -116,6 +116,9 @@ def watch_budgets(cluster_id: int) -> None:
                 time.sleep(1)
     finally:
         rows.update(watcher_until=None)
+    # Time is up with pods still blocked: hand over to a fresh watcher now (it lists the budgets again), rather than
+    # leave the cluster unwatched until the tick notices.
+    watch_budgets.delay(cluster_id)
 
 
 def _retry_freed(cluster_id: int, freed: dict[str, int]) -> None:

@@ -1,0 +1,74 @@
+"""The budget watcher: one per cluster, across requests; when its time is up with pods still blocked, it hands over
+to a fresh watcher at once instead of leaving the cluster unwatched until the next tick. Against kubesim over HTTPS."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from evictions import tasks
+from evictions.models import EvictionRequest, PodEviction, PodStatus, RequestStatus
+from evictions.services import pods as pod_services
+from kubesim import Simulator
+from tests.kubesim_cluster import register_sim
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cluster():
+    with Simulator(scenario="demo") as sim:
+        yield register_sim(sim, name="demo")
+
+
+def blocked_pod(cluster, rita, name: str, budget: str) -> PodEviction:
+    request = EvictionRequest.objects.create(
+        cluster=cluster,
+        kind="drain",
+        status=RequestStatus.RUNNING,
+        requester=rita,
+        reason="watch",
+        node="node-1",
+        pods_created_at=timezone.now(),
+    )
+    return PodEviction.objects.create(
+        request=request,
+        namespace="shop",
+        name=name,
+        uid=f"uid-{name}",
+        status=PodStatus.BLOCKED,
+        blocking_pdb=budget,
+        blocked_since=timezone.now(),
+        next_attempt_at=timezone.now(),
+    )
+
+
+def test_one_watcher_serves_every_request_of_a_cluster(cluster, rita):
+    blocked_pod(cluster, rita, "web-a", "shop/never-frees")
+    blocked_pod(cluster, rita, "web-b", "shop/never-frees")
+    assert pod_services.blocked_pods(cluster.pk).count() == 2
+    assert pod_services.clusters_needing_watchers() == [cluster.pk]
+    cluster.watcher_until = timezone.now() + timedelta(seconds=10)
+    cluster.save(update_fields=["watcher_until"])
+    assert pod_services.clusters_needing_watchers() == []  # a live lease: the tick starts no second watcher
+
+
+def test_a_watcher_whose_time_is_up_hands_over_while_pods_are_still_blocked(cluster, rita, monkeypatch):
+    blocked_pod(cluster, rita, "web-a", "shop/never-frees")  # no budget of that name: nothing frees it
+    monkeypatch.setattr(tasks, "FOLLOW_SECONDS", 1)
+    monkeypatch.setattr(tasks, "WATCH_TIMEOUT_SECONDS", 1)
+    sent = []
+    monkeypatch.setattr(tasks.watch_budgets, "delay", lambda *args: sent.append(args))
+    tasks.watch_budgets(cluster.pk)
+    assert sent == [(cluster.pk,)]
+    cluster.refresh_from_db()
+    assert cluster.watcher_until is None  # the lease is free for the next one
+
+
+def test_a_watcher_with_nothing_blocked_ends_without_a_successor(cluster, monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.watch_budgets, "delay", lambda *args: sent.append(args))
+    tasks.watch_budgets(cluster.pk)
+    assert sent == []
