@@ -72,7 +72,7 @@ def build_scenario(*, drained_nodes: int, spare_nodes: int = 2, workloads: int =
                 "labels": {"app": app},
                 "replicas": len(nodes),
                 "nodes": nodes,
-                "readyAfterSeconds": 2,
+                "readyAfterSeconds": 3,
                 "terminationGracePeriodSeconds": 2,
             }
         )
@@ -86,7 +86,7 @@ def build_scenario(*, drained_nodes: int, spare_nodes: int = 2, workloads: int =
             "labels": {"app": "pg"},
             "replicas": len(drained),
             "nodes": drained,
-            "readyAfterSeconds": 2,
+            "readyAfterSeconds": 3,
             "terminationGracePeriodSeconds": 2,
         }
     )
@@ -187,6 +187,7 @@ class PrivateRedis:
         self.port = free_port()
         self.workdir = workdir
         self.proc: subprocess.Popen | None = None
+        self.lock = threading.Lock()  # one restart at a time
 
     @property
     def url(self) -> str:
@@ -396,10 +397,11 @@ class Chaos:
                 pass
         elif kind == "redis_restart":
             assert self.redis is not None
-            self.note(kind, pause=pause)
-            self.redis.kill()
-            time.sleep(pause)
-            self.redis.start()
+            with self.redis.lock:
+                self.note(kind, pause=pause)
+                self.redis.kill()
+                time.sleep(pause)
+                self.redis.start()
         elif kind == "beat_restart":
             self.note(kind, pause=pause)
             with self.beat.lock:
@@ -464,16 +466,30 @@ class Chaos:
     def run(
         self, schedule: list[Fault], stop: threading.Event, nearly_done: Callable[[], bool], final_wait: float
     ) -> None:
-        """The schedule, then (when the cluster has nearly all its evictions, or after final_wait) the last blow."""
+        """The schedule, then (when the cluster has nearly all its evictions, or after final_wait) the last blow.
+
+        Each fault runs in its own thread, so that a restart (a worker takes seconds to start) does not push the
+        later faults back; all of them are over before the last blow."""
         self.started = time.monotonic()
+        running: list[threading.Thread] = []
+
+        def inject(kind: str) -> None:
+            try:
+                self.inject(kind)
+            except Exception as error:
+                self.note("injector_error", error=f"{kind}: {error!r}")
+
         for fault in schedule:
             wait = self.started + fault.at - time.monotonic()
             if wait > 0 and stop.wait(wait):
-                return
-            try:
-                self.inject(fault.kind)
-            except Exception as error:
-                self.note("injector_error", error=f"{fault.kind}: {error!r}")
+                break
+            thread = threading.Thread(target=inject, args=(fault.kind,), name=f"chaos-{fault.kind}", daemon=True)
+            thread.start()
+            running.append(thread)
+        for thread in running:
+            thread.join(timeout=120)
+        if stop.is_set():
+            return
         ends = time.monotonic() + final_wait
         while not nearly_done() and time.monotonic() < ends:
             if stop.wait(0.1):
@@ -640,7 +656,7 @@ class ChaosConfig:
     per_node: int = 4
     fault_seconds: float = 30.0
     extra_faults: int = 4
-    final_blow_left: int = 4  # evictable pods not yet disrupted when every worker is killed at once
+    final_blow_left: int = 6  # evictable pods not yet disrupted when every worker is killed at once
     final_wait: float = 60.0  # the most to wait for that share after the schedule
     workers: int = 2
     concurrency: int = 4

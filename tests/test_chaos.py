@@ -24,9 +24,9 @@ TICK_SECONDS = 2
 # A pod whose attempt was cut short by a SIGKILL stays claimed for CLAIM_SECONDS from its claim; the next tick after
 # that (pods_due leaves 2 s for in-flight countdowns) sends it to a worker again.
 STRANDED_BOUND_SECONDS = CLAIM_SECONDS + 2 * TICK_SECONDS + 2
-# Then the last few pods still have their own work: the stranded one terminates (grace 2 s), and the others of its
-# ReplicaSet wait, one by one, for replacements to become Ready (2 s each).
-RECOVERY_BOUND_SECONDS = STRANDED_BOUND_SECONDS + 25
+# Then the last few pods (at most six) still have their own work: the stranded one terminates (grace 2 s), and the
+# others of its ReplicaSet wait, one by one, for replacements to become Ready (3 s each).
+RECOVERY_BOUND_SECONDS = STRANDED_BOUND_SECONDS + 30
 
 
 @pytest.fixture
