@@ -280,8 +280,12 @@ _ATTEMPT_FIELDS = [
 ]
 
 
-def _mark_gone(pod: PodEviction, now: datetime, status: str = PodStatus.EVICTED) -> None:
-    first = EvictionAttempt.objects.filter(pod=pod).aggregate(first=Min("at"))["first"] or pod.created_at
+def _mark_gone(
+    pod: PodEviction, now: datetime, status: str = PodStatus.EVICTED, *, first: datetime | None = None
+) -> None:
+    """The pod is gone: done, with the time from its first attempt (read here unless the caller has it)."""
+    if first is None:
+        first = EvictionAttempt.objects.filter(pod=pod).aggregate(first=Min("at"))["first"] or pod.created_at
     pod.status, pod.finished_at, pod.next_attempt_at = status, now, None
     pod.seconds_to_evict = max(0.0, (now - first).total_seconds())
 
@@ -331,14 +335,24 @@ def pods_terminated(*, request_id: int) -> int:
         present.update((p.namespace, p.uid) for p in pods)
     gone = [p.pk for p in terminating if (p.namespace, p.uid) not in present]
     if gone:
+        cluster = request.cluster
         with transaction.atomic():
             request = EvictionRequest.objects.select_for_update().defer(*_BULK).get(pk=request_id)
+            request.cluster = cluster
             now = timezone.now()
+            # Two queries for the round, not two per pod: which pods were deleted directly, and their first attempts.
+            attempts = EvictionAttempt.objects.filter(pod_id__in=gone)
+            forced_ids = set(
+                attempts.filter(kind=AttemptKind.DELETE, http_status__lt=300).values_list("pod_id", flat=True)
+            )
+            first = dict(attempts.values_list("pod_id").annotate(first=Min("at")).order_by())
             for pod in PodEviction.objects.select_for_update().filter(pk__in=gone, status=PodStatus.TERMINATING):
-                forced = EvictionAttempt.objects.filter(pod=pod, kind=AttemptKind.DELETE, http_status__lt=300).exists()
-                _mark_gone(pod, now, PodStatus.DELETED if forced else PodStatus.EVICTED)
+                forced = pod.pk in forced_ids
+                _mark_gone(pod, now, PodStatus.DELETED if forced else PodStatus.EVICTED, first=first.get(pod.pk))
                 pod.note = "Gone (deleted directly)." if forced else "Gone."
-                pod.save()
+                pod.save(
+                    update_fields=["status", "note", "finished_at", "next_attempt_at", "seconds_to_evict", "updated_at"]
+                )
                 audit_record(
                     actor=WORKER,
                     action=f"pod.{pod.status}",
