@@ -966,5 +966,4 @@ def run_chaos(config: ChaosConfig, *, actor: Any, out: Callable[[str], None] = p
         for sim in sims:
             sim.stop()
         connection.close()
-        if config.logdir is None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # Redis's directory (and the logs, unless config.logdir keeps them)
