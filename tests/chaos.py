@@ -424,7 +424,7 @@ class Chaos:
         try:
             self.slow_evictions(True)
             try:
-                ends = time.monotonic() + 20
+                ends = time.monotonic() + 60  # a stalled request (a lease or claim running out) goes on by then
                 while not self._claimed() and time.monotonic() < ends:
                     time.sleep(0.05)
                 self.stranded = self._claimed()
@@ -558,8 +558,9 @@ def check_evictions(
     wrong_uid = [e for e in real if e["precondition_uid"] and e["precondition_uid"] != e["uid"] and e["status"] == 201]
     if wrong_uid:
         found.problems.append(f"evictions accepted despite a different UID: {wrong_uid[:3]}")
-    if any(not e["precondition_uid"] for e in real):
-        found.problems.append("an eviction was sent without preconditions.uid")
+    # Only what the cluster accepted: a worker killed while sending leaves a truncated body, which is answered 400.
+    if any(not e["precondition_uid"] and e["status"] == 201 for e in real):
+        found.problems.append("an eviction without preconditions.uid was accepted")
     deletes = [
         e
         for e in request_log
