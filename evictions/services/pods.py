@@ -707,6 +707,11 @@ def pods_due(now: datetime | None = None) -> list[int]:
         next_attempt_at__lte=late,
         request__status__in=_RUNS,
         request__cluster__paused=False,
+    ).exclude(
+        # A pod waiting for a named budget on a cluster whose budget watcher is alive is the watcher's: it attempts
+        # it the moment the budget has room, and lists every budget again at least every FOLLOW_SECONDS. Sending it
+        # from here as well only buys a 429 (at 100 drains, a thousand of them a round).
+        Q(status=PodStatus.BLOCKED) & ~Q(blocking_pdb="") & Q(request__cluster__watcher_until__gt=now)
     )
     return list(due.values_list("pk", flat=True)[:2000])
 

@@ -72,3 +72,15 @@ def test_a_watcher_with_nothing_blocked_ends_without_a_successor(cluster, monkey
     monkeypatch.setattr(tasks.watch_budgets, "delay", lambda *args: sent.append(args))
     tasks.watch_budgets(cluster.pk)
     assert sent == []
+
+
+def test_the_tick_leaves_pods_waiting_for_a_budget_to_a_live_watcher(cluster, rita, settings):
+    settings.TICK_SECONDS = 2
+    waiting = blocked_pod(cluster, rita, "web-a", "shop/web-pdb")
+    unnamed = blocked_pod(cluster, rita, "web-b", "")  # a 429 that named no budget: no watcher serves it
+    overdue = timezone.now() - timedelta(seconds=30)
+    PodEviction.objects.update(next_attempt_at=overdue)
+    assert sorted(pod_services.pods_due()) == sorted([waiting.pk, unnamed.pk])  # no watcher: the tick sends both
+    cluster.watcher_until = timezone.now() + timedelta(seconds=10)
+    cluster.save(update_fields=["watcher_until"])
+    assert pod_services.pods_due() == [unnamed.pk]
