@@ -193,6 +193,21 @@ def tree_usage(pid: int, tree: dict[int, list[int]]) -> tuple[float, int]:
     return cpu, rss
 
 
+def servers() -> dict[str, list[int]]:
+    """PostgreSQL's postmaster and the Redis server, found by name among the children of init."""
+    found: dict[str, list[int]] = {}
+    for pid in _children().get(1, []):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in ("postgres", "postmaster"):
+            found.setdefault("postgresql", []).append(pid)
+        elif comm == "redis-server":
+            found.setdefault("redis", []).append(pid)
+    return found
+
+
 class Sampler(threading.Thread):
     """Every 2 s: CPU and resident memory of each process tree (workers, watcher, web, beat, the simulators)."""
 
@@ -641,6 +656,7 @@ def main() -> None:
         api.headers["Authorization"] = f"Token {token.key}"
         roles = {name: [p.proc.pid] for name, p in procs.items()}
         roles["kubesim"] = [p.proc.pid for p, _, _ in sims]
+        roles.update(servers())  # shared with anything else on the machine: their CPU is an upper bound
         sampler = Sampler(roles)
         sampler.start()
         operator = Operator(login(base, "bench", password), base)
