@@ -128,7 +128,7 @@ def _retry_freed(cluster_id: int, freed: dict[str, int]) -> None:
     for key, allowed in freed.items():
         pod_ids = list(
             pod_services.blocked_pods(cluster_id)
-            .filter(blocking_pdb=key)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), blocking_pdb=key)  # not one in flight
             .order_by("blocked_since", "pk")
             .values_list("pk", flat=True)[: max(0, allowed)]
         )
