@@ -99,7 +99,15 @@ _ATTEMPT_READS = (
     "request__follower_until",
     *(
         f"request__cluster__{field}"
-        for field in ("name", "api_url", "ca_pem", "credentials_secret", "qps_limit", "eviction_api_version")
+        for field in (
+            "name",
+            "api_url",
+            "ca_pem",
+            "credentials_secret",
+            "qps_limit",
+            "eviction_api_version",
+            "watcher_until",
+        )
     ),
 )
 
@@ -247,7 +255,10 @@ def _record(*, claimed: PodEviction, answer: Answer, outcome: Outcome, at: datet
             request = EvictionRequest.objects.select_for_update().defer(*_BULK).get(pk=pod.request_id)
             request.cluster = cluster
             request_refresh(request=request)
-        if pod.status in POD_WAITING_TO_TRY and outcome.retry_in is not None:
+        # A pod a named budget just refused, on a cluster whose watcher is alive, is the watcher's to try again (see
+        # pods_due); its backoff still dates the tick's fallback should the watcher die.
+        watched = outcome.next is Next.BLOCKED and pod.blocking_pdb and _watcher_alive(cluster, now)
+        if pod.status in POD_WAITING_TO_TRY and outcome.retry_in is not None and not watched:
             after_commit(attempt_pod, pod.pk, countdown=outcome.retry_in)
         # A follower renews its lease every round (a few seconds); one with most of its lease left is alive and will
         # see this pod. (If it ends at this very moment, the tick starts another.) That saves a message per eviction.
@@ -258,6 +269,10 @@ def _record(*, claimed: PodEviction, answer: Answer, outcome: Outcome, at: datet
             after_commit(follow_request, pod.request_id)
         if pod.status == PodStatus.BLOCKED and was != PodStatus.BLOCKED:
             after_commit(watch_budgets, cluster.pk)  # a no-op when the cluster's watcher is alive
+
+
+def _watcher_alive(cluster: Cluster, now: datetime) -> bool:
+    return cluster.watcher_until is not None and cluster.watcher_until > now
 
 
 # What an attempt changes on its pod (the UPDATE names only these).

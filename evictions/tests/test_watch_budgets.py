@@ -84,3 +84,22 @@ def test_the_tick_leaves_pods_waiting_for_a_budget_to_a_live_watcher(cluster, ri
     cluster.watcher_until = timezone.now() + timedelta(seconds=10)
     cluster.save(update_fields=["watcher_until"])
     assert pod_services.pods_due() == [unnamed.pk]
+
+
+@pytest.mark.parametrize("watcher_alive, countdown_sent", [(True, False), (False, True)])
+def test_a_budget_refusal_leaves_the_retry_to_a_live_watcher(cluster, rita, monkeypatch, watcher_alive, countdown_sent):
+    from clusters.kubetypes import Answer
+    from evictions.outcomes import Budget, Next, Outcome
+
+    pod = blocked_pod(cluster, rita, "web-a", "shop/web-pdb")
+    if watcher_alive:
+        cluster.watcher_until = timezone.now() + timedelta(seconds=10)
+        cluster.save(update_fields=["watcher_until"])
+    sent = []
+    monkeypatch.setattr(pod_services, "after_commit", lambda task, *args, **kw: sent.append(task.name))
+    claimed = PodEviction.objects.select_related("request__cluster").get(pk=pod.pk)
+    refusal = Outcome(Next.BLOCKED, "Blocked by a disruption budget.", retry_in=5, budget=Budget("web-pdb", 3, 2))
+    pod_services._record(claimed=claimed, answer=Answer(status=429), outcome=refusal, at=timezone.now())
+    pod.refresh_from_db()
+    assert pod.status == PodStatus.BLOCKED and pod.next_attempt_at > timezone.now()  # the fallback's date is kept
+    assert ("evictions.tasks.attempt_pod" in sent) is countdown_sent
