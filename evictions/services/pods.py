@@ -726,7 +726,12 @@ def pods_due(now: datetime | None = None) -> list[int]:
         # A pod waiting for a named budget on a cluster whose budget watcher is alive is the watcher's: it attempts
         # it the moment the budget has room, and lists every budget again at least every FOLLOW_SECONDS. Sending it
         # from here as well only buys a 429 (at 100 drains, a thousand of them a round).
-        Q(status=PodStatus.BLOCKED) & ~Q(blocking_pdb="") & Q(request__cluster__watcher_until__gt=now)
+        # Not a claim a killed worker left behind (claimed_until set and past): the watcher may have passed that pod
+        # over while it was claimed, and would not come back to it before the budget changes again.
+        Q(status=PodStatus.BLOCKED)
+        & ~Q(blocking_pdb="")
+        & Q(request__cluster__watcher_until__gt=now)
+        & Q(claimed_until__isnull=True)
     )
     return list(due.values_list("pk", flat=True)[:2000])
 

@@ -55,3 +55,18 @@ def test_a_freed_disruption_goes_to_the_longest_blocked_pod_that_is_not_claimed(
     assert not EvictionAttempt.objects.filter(pod=stranded).exists()
     stranded.refresh_from_db()
     assert stranded.status == PodStatus.BLOCKED and stranded.claimed_until is not None  # left to its claim
+
+
+def test_the_tick_sends_a_pod_whose_claim_a_killed_worker_left_behind_even_with_a_live_watcher(cluster, rita, settings):
+    from evictions.services import pods as pod_services
+
+    settings.TICK_SECONDS = 2
+    stranded = blocked_pod(cluster, rita, "web-old", since=timedelta(minutes=5), claimed=True)
+    waiting = blocked_pod(cluster, rita, "web-new", since=timedelta(minutes=1), claimed=False)
+    PodEviction.objects.filter(pk__in=[stranded.pk, waiting.pk]).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=60)
+    )
+    PodEviction.objects.filter(pk=stranded.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    cluster.watcher_until = timezone.now() + timedelta(seconds=10)
+    cluster.save(update_fields=["watcher_until"])
+    assert pod_services.pods_due() == [stranded.pk]  # the other one is the live watcher's
