@@ -18,7 +18,7 @@ from clusters.models import Cluster
 from clusters.services import clusters_due_for_check
 from clusters.tasks import check_cluster
 from config.metrics import record_tick
-from evictions.models import EvictionRequest, PodEviction
+from evictions.models import EvictionRequest
 from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
 from evictions.services import windows as window_services
@@ -62,13 +62,12 @@ def follow_request(request_id: int, round_token: str = "") -> None:
     never starts a second chain while this one is alive, and takes over within LEASE_SECONDS if it dies.
     """
     token = round_token or uuid.uuid4().hex
-    if not round_token and not _lease(EvictionRequest.objects.filter(pk=request_id), "follower_until"):
+    rows = EvictionRequest.objects.filter(pk=request_id)
+    if not round_token and not _lease(rows, "follower_until"):
         return
-    EvictionRequest.objects.filter(pk=request_id).update(
-        follower_until=timezone.now() + timedelta(seconds=LEASE_SECONDS)
-    )
+    _renew(rows, "follower_until")
     if pod_services.pods_terminated(request_id=request_id) == 0:
-        EvictionRequest.objects.filter(pk=request_id).update(follower_until=None)
+        rows.update(follower_until=None)
         return
     follow_request.apply_async(args=(request_id, token), countdown=pod_services.next_wait_for_termination(request_id))
 
@@ -124,16 +123,8 @@ def watch_budgets(cluster_id: int) -> None:
 def _retry_freed(cluster_id: int, freed: dict[str, int]) -> None:
     """Attempt at once, in this process (no broker round trip), as many blocked pods of each freed budget as it
     allows disruptions — longest blocked first, whatever their request; the others keep waiting for the next change."""
-    now = timezone.now()
     for key, allowed in freed.items():
-        pod_ids = list(
-            pod_services.blocked_pods(cluster_id)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), blocking_pdb=key)  # not one in flight
-            .order_by("blocked_since", "pk")
-            .values_list("pk", flat=True)[: max(0, allowed)]
-        )
-        PodEviction.objects.filter(pk__in=pod_ids).update(next_attempt_at=now)
-        for pod_id in pod_ids:
+        for pod_id in pod_services.pods_freed_by(cluster_id, key, allowed):
             pod_services.pod_attempt(pod_id=pod_id)
 
 

@@ -717,7 +717,7 @@ def pods_due(now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     late = now - timedelta(seconds=max(2, settings.TICK_SECONDS))
     due = PodEviction.objects.filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        _unclaimed(now),
         status__in=POD_WAITING_TO_TRY,
         next_attempt_at__lte=late,
         request__status__in=_RUNS,
@@ -760,6 +760,25 @@ def blocked_pods(cluster_id: int) -> QuerySet[PodEviction]:
     return PodEviction.objects.filter(
         request__cluster_id=cluster_id, request__status__in=_RUNS, status=PodStatus.BLOCKED
     )
+
+
+def pods_freed_by(cluster_id: int, budget: str, allowed: int) -> list[int]:
+    """The pods a budget that now allows `allowed` disruptions lets go: its longest-blocked pods on this cluster,
+    whatever their request and not in flight, made due now."""
+    now = timezone.now()
+    pod_ids = list(
+        blocked_pods(cluster_id)
+        .filter(_unclaimed(now), blocking_pdb=budget)
+        .order_by("blocked_since", "pk")
+        .values_list("pk", flat=True)[: max(0, allowed)]
+    )
+    PodEviction.objects.filter(pk__in=pod_ids).update(next_attempt_at=now)
+    return pod_ids
+
+
+def _unclaimed(now: datetime) -> Q:
+    """No worker holds the pod: never claimed, or its claim ran out (a worker died with it)."""
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
 
 
 def clusters_needing_watchers(now: datetime | None = None) -> list[int]:
