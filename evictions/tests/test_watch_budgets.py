@@ -1,5 +1,8 @@
 """The budget watcher: one per cluster, across requests; when its time is up with pods still blocked, it hands over
-to a fresh watcher at once instead of leaving the cluster unwatched until the next tick. Against kubesim over HTTPS."""
+to a fresh watcher at once instead of leaving the cluster unwatched until the next tick; a freed disruption goes to
+a pod nobody is attempting (found by the chaos suite: the watcher kept choosing a pod a killed worker left claimed,
+whose attempt returned at once, and every pod behind that budget waited for the claim to run out). Against kubesim
+over HTTPS."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from evictions import tasks
-from evictions.models import EvictionRequest, PodEviction, PodStatus, RequestStatus
+from evictions.models import EvictionAttempt, EvictionRequest, PodEviction, PodStatus, RequestStatus
 from evictions.services import pods as pod_services
 from kubesim import Simulator
 from tests.kubesim_cluster import register_sim
@@ -23,16 +26,20 @@ def cluster():
         yield register_sim(sim, name="demo")
 
 
-def blocked_pod(cluster, rita, name: str, budget: str) -> PodEviction:
+def blocked_pod(
+    cluster, user, name: str, budget: str, *, since: timedelta = timedelta(0), claimed: bool = False
+) -> PodEviction:
+    """A pod a budget holds back in a request of its own; its uid is no pod in the cluster (an attempt gets 404)."""
     request = EvictionRequest.objects.create(
         cluster=cluster,
         kind="drain",
         status=RequestStatus.RUNNING,
-        requester=rita,
+        requester=user,
         reason="watch",
         node="node-1",
         pods_created_at=timezone.now(),
     )
+    now = timezone.now()
     return PodEviction.objects.create(
         request=request,
         namespace="shop",
@@ -40,8 +47,9 @@ def blocked_pod(cluster, rita, name: str, budget: str) -> PodEviction:
         uid=f"uid-{name}",
         status=PodStatus.BLOCKED,
         blocking_pdb=budget,
-        blocked_since=timezone.now(),
-        next_attempt_at=timezone.now(),
+        blocked_since=now - since,
+        next_attempt_at=now,
+        claimed_until=now + timedelta(seconds=40) if claimed else None,
     )
 
 
@@ -103,3 +111,26 @@ def test_a_budget_refusal_leaves_the_retry_to_a_live_watcher(cluster, rita, monk
     pod.refresh_from_db()
     assert pod.status == PodStatus.BLOCKED and pod.next_attempt_at > timezone.now()  # the fallback's date is kept
     assert ("evictions.tasks.attempt_pod" in sent) is countdown_sent
+
+
+def test_a_freed_disruption_goes_to_the_longest_blocked_pod_that_is_not_claimed(cluster, rita):
+    stranded = blocked_pod(cluster, rita, "web-old", "shop/web-pdb", since=timedelta(minutes=5), claimed=True)
+    waiting = blocked_pod(cluster, rita, "web-new", "shop/web-pdb", since=timedelta(minutes=1))
+    tasks._retry_freed(cluster.pk, {"shop/web-pdb": 1})
+    assert EvictionAttempt.objects.filter(pod=waiting).count() == 1
+    assert not EvictionAttempt.objects.filter(pod=stranded).exists()
+    stranded.refresh_from_db()
+    assert stranded.status == PodStatus.BLOCKED and stranded.claimed_until is not None  # left to its claim
+
+
+def test_the_tick_sends_a_pod_whose_claim_a_killed_worker_left_behind_even_with_a_live_watcher(cluster, rita, settings):
+    settings.TICK_SECONDS = 2
+    stranded = blocked_pod(cluster, rita, "web-old", "shop/web-pdb", since=timedelta(minutes=5), claimed=True)
+    waiting = blocked_pod(cluster, rita, "web-new", "shop/web-pdb", since=timedelta(minutes=1))
+    PodEviction.objects.filter(pk__in=[stranded.pk, waiting.pk]).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=60)
+    )
+    PodEviction.objects.filter(pk=stranded.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    cluster.watcher_until = timezone.now() + timedelta(seconds=10)
+    cluster.save(update_fields=["watcher_until"])
+    assert pod_services.pods_due() == [stranded.pk]  # the other one is the live watcher's
