@@ -95,6 +95,7 @@ def watch_budgets(cluster_id: int) -> None:
             try:
                 if not version:
                     pdbs, version = kube.list_pdbs_at(endpoint(cluster), api_version=api_version)
+                    pod_services.budgets_seen(cluster_id, pdbs)
                     _retry_freed(cluster_id, {p.key: p.disruptions_allowed for p in pdbs if p.processed})
                 for kind, pdb, new_version in kube.watch_pdbs(
                     endpoint(cluster),
@@ -108,7 +109,9 @@ def watch_budgets(cluster_id: int) -> None:
                     version = new_version or version
                     if kind == "DELETED":
                         _retry_freed(cluster_id, {pdb.key: blocked})  # no budget any more: nothing blocks
-                    elif pdb.disruptions_allowed > 0 and pdb.processed:
+                        continue
+                    pod_services.budgets_seen(cluster_id, [pdb])
+                    if pdb.disruptions_allowed > 0 and pdb.processed:
                         _retry_freed(cluster_id, {pdb.key: pdb.disruptions_allowed})
             except kube.KubeError:
                 version = ""

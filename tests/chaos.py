@@ -425,9 +425,13 @@ class Chaos:
             self.slow_evictions(True)
             try:
                 ends = time.monotonic() + 60  # a stalled request (a lease or claim running out) goes on by then
-                while not self._claimed() and time.monotonic() < ends:
+                claimed = self._claimed()
+                while not claimed and time.monotonic() < ends:
                     time.sleep(0.05)
-                self.stranded = self._claimed()
+                    claimed = self._claimed()
+                # The claims just seen, not a second look: by then the attempt may have had its answer (CI saw an
+                # empty list that way).
+                self.stranded = claimed
                 self.final_kill_at = time.time()
                 self.note("all_workers_kill", targets=[w.name for w in self.workers], claimed=sorted(self.stranded))
                 for worker in self.workers:
@@ -811,9 +815,9 @@ def run_chaos(config: ChaosConfig, *, actor: Any, out: Callable[[str], None] = p
 
             from evictions.services.pods import CLAIM_SECONDS
 
-            # Claimed in the last 2.5 s, so held by an attempt waiting for the slowed answer (3 s) now, not a claim
-            # an earlier fault left behind.
-            recent = timezone.now() + timedelta(seconds=CLAIM_SECONDS - 2.5)
+            # Claimed in the last 2 s, so held by an attempt waiting for the slowed answer (3 s) for a second more
+            # at least (time for the kill), not a claim an earlier fault left behind.
+            recent = timezone.now() + timedelta(seconds=CLAIM_SECONDS - 2.0)
             try:
                 pods = PodEviction.objects.filter(
                     request_id__in=request_ids, claimed_until__gt=recent, status__in=["pending", "blocked"]

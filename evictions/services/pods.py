@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.services import Actor, System, audit_record
 from clusters import kube
-from clusters.kubetypes import Answer
+from clusters.kubetypes import Answer, Pdb
 from clusters.models import Cluster
 from evictions import ratelimit
 from evictions.models import (
@@ -774,6 +774,24 @@ def pods_freed_by(cluster_id: int, budget: str, allowed: int) -> list[int]:
     )
     PodEviction.objects.filter(pk__in=pod_ids).update(next_attempt_at=now)
     return pod_ids
+
+
+def budgets_seen(cluster_id: int, pdbs: list[Pdb]) -> int:
+    """What the budget watcher reads of the budgets holding pods back, written on those pods: "needs 2 healthy pods
+    and has 1" as the cluster has it now. A pod waiting its turn has had no 429 of its own to name the numbers, and
+    a refusal's numbers go stale while the replacement starts. Returns how many pods changed."""
+    seen = {p.key: p for p in pdbs if p.processed}
+    blocking = set(blocked_pods(cluster_id).filter(blocking_pdb__in=seen).values_list("blocking_pdb", flat=True))
+    changed = 0
+    for key in blocking:
+        pdb = seen[key]
+        changed += (
+            blocked_pods(cluster_id)
+            .filter(blocking_pdb=key)
+            .exclude(budget_needs=pdb.desired_healthy, budget_has=pdb.current_healthy)
+            .update(budget_needs=pdb.desired_healthy, budget_has=pdb.current_healthy)
+        )
+    return changed
 
 
 def _unclaimed(now: datetime) -> Q:

@@ -21,9 +21,14 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def cluster():
-    with Simulator(scenario="demo") as sim:
-        yield register_sim(sim, name="demo")
+def sim():
+    with Simulator(scenario="demo") as running:
+        yield running
+
+
+@pytest.fixture
+def cluster(sim):
+    return register_sim(sim, name="demo")
 
 
 def blocked_pod(
@@ -134,3 +139,33 @@ def test_the_tick_sends_a_pod_whose_claim_a_killed_worker_left_behind_even_with_
     cluster.watcher_until = timezone.now() + timedelta(seconds=10)
     cluster.save(update_fields=["watcher_until"])
     assert pod_services.pods_due() == [stranded.pk]  # the other one is the live watcher's
+
+
+
+def test_the_watcher_writes_the_budget_numbers_it_sees_on_the_pods_it_holds(sim, cluster, rita, monkeypatch):
+    """A pod planned to wait its turn has had no 429 to name the numbers: the watcher's list gives them, and a change
+    to the budget, seen as a watch event, updates them."""
+    sim.set_pdb("shop", "web-pdb", min_available=3)  # all three web pods: no disruption allowed, nothing is freed
+    sim.reconcile()  # processed (observedGeneration): the watcher reads only a processed budget's numbers
+    waiting = blocked_pod(cluster, rita, "web-a", "shop/web-pdb")
+    elsewhere = blocked_pod(cluster, rita, "web-b", "shop/never-frees")  # a budget the cluster does not have
+    monkeypatch.setattr(tasks, "FOLLOW_SECONDS", 3)
+    monkeypatch.setattr(tasks, "WATCH_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(tasks.watch_budgets, "delay", lambda *args: None)
+    seen = []
+    budgets_seen = pod_services.budgets_seen
+
+    def spy(cluster_id, pdbs):
+        changed = budgets_seen(cluster_id, pdbs)
+        seen.append((len(pdbs), changed, PodEviction.objects.values_list("budget_needs", "budget_has").get(pk=waiting.pk)))
+        if len(seen) == 1:  # after the list: the budget tightens, which the watch reports
+            sim.set_pdb("shop", "web-pdb", min_available=4)
+        return changed
+
+    monkeypatch.setattr(pod_services, "budgets_seen", spy)
+    tasks.watch_budgets(cluster.pk)
+    assert seen[0][0] > 1 and seen[0][1:] == (1, (3, 3))  # the list: every budget, one pod changed
+    assert (1, 1, (4, 3)) in seen[1:]  # the event: that budget alone, the new numbers
+    elsewhere.refresh_from_db()
+    assert (elsewhere.budget_needs, elsewhere.budget_has) == (None, None)
+    assert PodEviction.objects.get(pk=waiting.pk).status == PodStatus.BLOCKED  # nothing was freed
