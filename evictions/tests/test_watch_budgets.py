@@ -141,7 +141,6 @@ def test_the_tick_sends_a_pod_whose_claim_a_killed_worker_left_behind_even_with_
     assert pod_services.pods_due() == [stranded.pk]  # the other one is the live watcher's
 
 
-
 def test_the_watcher_writes_the_budget_numbers_it_sees_on_the_pods_it_holds(sim, cluster, rita, monkeypatch):
     """A pod planned to wait its turn has had no 429 to name the numbers: the watcher's list gives them, and a change
     to the budget, seen as a watch event, updates them."""
@@ -157,7 +156,9 @@ def test_the_watcher_writes_the_budget_numbers_it_sees_on_the_pods_it_holds(sim,
 
     def spy(cluster_id, pdbs):
         changed = budgets_seen(cluster_id, pdbs)
-        seen.append((len(pdbs), changed, PodEviction.objects.values_list("budget_needs", "budget_has").get(pk=waiting.pk)))
+        seen.append(
+            (len(pdbs), changed, PodEviction.objects.values_list("budget_needs", "budget_has").get(pk=waiting.pk))
+        )
         if len(seen) == 1:  # after the list: the budget tightens, which the watch reports
             sim.set_pdb("shop", "web-pdb", min_available=4)
         return changed
