@@ -429,13 +429,13 @@ class Chaos:
                 while not claimed and time.monotonic() < ends:
                     time.sleep(0.05)
                     claimed = self._claimed()
-                # The claims just seen, not a second look: by then the attempt may have had its answer (CI saw an
-                # empty list that way).
+                # The claims just seen, not a second look (by then the attempt may have had its answer: CI saw an
+                # empty list that way), and the kill at once: the note (a database read) comes after it.
                 self.stranded = claimed
                 self.final_kill_at = time.time()
-                self.note("all_workers_kill", targets=[w.name for w in self.workers], claimed=sorted(self.stranded))
                 for worker in self.workers:
                     worker.kill()
+                self.note("all_workers_kill", targets=[w.name for w in self.workers], claimed=sorted(self.stranded))
             finally:
                 self.slow_evictions(False)
             time.sleep(self.rng.uniform(0.3, 2.0))
@@ -693,8 +693,8 @@ def stranded_seconds(claims: dict[int, datetime], since: float) -> dict[int, flo
     recorded after all (it finished between the look and the kill) was not stranded and is left out."""
     from datetime import UTC
 
+    from evictions.claims import CLAIM_SECONDS
     from evictions.models import EvictionAttempt
-    from evictions.services.pods import CLAIM_SECONDS
 
     after = datetime.fromtimestamp(since, tz=UTC)
     found: dict[int, float | None] = {}
@@ -813,7 +813,7 @@ def run_chaos(config: ChaosConfig, *, actor: Any, out: Callable[[str], None] = p
             from django.db import connections
             from django.utils import timezone
 
-            from evictions.services.pods import CLAIM_SECONDS
+            from evictions.claims import CLAIM_SECONDS
 
             # Claimed in the last 2 s, so held by an attempt waiting for the slowed answer (3 s) for a second more
             # at least (time for the kill), not a claim an earlier fault left behind.

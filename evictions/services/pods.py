@@ -16,6 +16,7 @@ from clusters import kube
 from clusters.kubetypes import Answer, Pdb
 from clusters.models import Cluster
 from evictions import ratelimit
+from evictions.claims import claim_until, keeper
 from evictions.models import (
     POD_FINISHED,
     POD_WAITING_TO_TRY,
@@ -32,7 +33,7 @@ from evictions.outcomes import Next, Outcome, decide
 from evictions.services.common import WORKER, after_commit, authorize, endpoint, notify
 from evictions.services.requests import _require_reason, request_refresh
 
-CLAIM_SECONDS = 45  # a worker that dies mid-attempt loses its claim after this (> rate-limit wait + one call)
+LATE = "late: claim lost"  # an attempt's outcome when its claim ran out before the answer came (see _record)
 _RUNS = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
 # A request's stored plan (every pod with its dry-run answer), targets and options are read when it starts, never
 # by an attempt or a follow round; decoding them on every attempt cost more CPU than the attempt itself.
@@ -52,7 +53,7 @@ def _claim(pod_id: int, now: datetime) -> PodEviction | None:
     claimed = _exec(
         _CLAIM_SQL,
         {
-            "until": ops.adapt_datetimefield_value(now + timedelta(seconds=CLAIM_SECONDS)),
+            "until": ops.adapt_datetimefield_value(claim_until(now)),
             "now": ops.adapt_datetimefield_value(now),
             "pod": pod_id,
             "pending": PodStatus.PENDING.value,
@@ -119,27 +120,28 @@ def pod_attempt(*, pod_id: int) -> Outcome | None:
     if pod is None:
         return None
     request, cluster = pod.request, pod.request.cluster
-    ratelimit.acquire(cluster.pk, cluster.qps_limit)
-    answer = kube.evict(
-        endpoint(cluster),
-        namespace=pod.namespace,
-        name=pod.name,
-        uid=pod.uid,
-        api_version=cluster.eviction_api_version or "policy/v1",
-        grace_period_seconds=request.grace_period_seconds,
-    )
-    deadline_passed = request.deadline_at is not None and timezone.now() >= request.deadline_at
-    outcome = decide(
-        answer,
-        attempt=pod.attempts + 1,
-        transient_failures=pod.transient_failures,
-        deadline_passed=deadline_passed,
-        namespace=pod.namespace,
-    )
-    if outcome.next is Next.NEEDS_INTERVENTION and outcome.budget is not None:
-        outcome = _explain_block(cluster, pod, outcome)
+    with keeper.holding(pod.pk, claim_until(now)) as claim:  # renewed while the cluster takes its time
+        ratelimit.acquire(cluster.pk, cluster.qps_limit)
+        answer = kube.evict(
+            endpoint(cluster),
+            namespace=pod.namespace,
+            name=pod.name,
+            uid=pod.uid,
+            api_version=cluster.eviction_api_version or "policy/v1",
+            grace_period_seconds=request.grace_period_seconds,
+        )
+        deadline_passed = request.deadline_at is not None and timezone.now() >= request.deadline_at
+        outcome = decide(
+            answer,
+            attempt=pod.attempts + 1,
+            transient_failures=pod.transient_failures,
+            deadline_passed=deadline_passed,
+            namespace=pod.namespace,
+        )
+        if outcome.next is Next.NEEDS_INTERVENTION and outcome.budget is not None:
+            outcome = _explain_block(cluster, pod, outcome)
     # The attempt is dated from its claim: a pause after that moment lets it finish, as promised.
-    _record(claimed=pod, answer=answer, outcome=outcome, at=now)
+    _record(claimed=pod, answer=answer, outcome=outcome, at=now, token=claim.until)
     return outcome
 
 
@@ -198,13 +200,18 @@ def _log_attempt(
     )
 
 
-def _record(*, claimed: PodEviction, answer: Answer, outcome: Outcome, at: datetime) -> None:
+def _record(*, claimed: PodEviction, answer: Answer, outcome: Outcome, at: datetime, token: datetime | None) -> None:
     from evictions.tasks import LEASE_SECONDS, attempt_pod, follow_request, watch_budgets
 
     cluster = claimed.request.cluster
     with transaction.atomic():
         pod = PodEviction.objects.select_for_update().get(pk=claimed.pk)
         now = timezone.now()
+        if token is None or pod.claimed_until != token:
+            # The claim ran out under this attempt (its renewals stalled) and another attempt may hold the pod: what
+            # the cluster answered goes in the record, the pod is left to the one that holds it.
+            _log_attempt(pod, AttemptKind.EVICT, answer, at, outcome=LATE)
+            return
         _log_attempt(
             pod,
             AttemptKind.EVICT,

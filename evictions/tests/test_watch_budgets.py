@@ -110,9 +110,11 @@ def test_a_budget_refusal_leaves_the_retry_to_a_live_watcher(cluster, rita, monk
         cluster.save(update_fields=["watcher_until"])
     sent = []
     monkeypatch.setattr(pod_services, "after_commit", lambda task, *args, **kw: sent.append(task.name))
+    token = timezone.now() + timedelta(seconds=8)
+    PodEviction.objects.filter(pk=pod.pk).update(claimed_until=token)  # claimed by this attempt
     claimed = PodEviction.objects.select_related("request__cluster").get(pk=pod.pk)
     refusal = Outcome(Next.BLOCKED, "Blocked by a disruption budget.", retry_in=5, budget=Budget("web-pdb", 3, 2))
-    pod_services._record(claimed=claimed, answer=Answer(status=429), outcome=refusal, at=timezone.now())
+    pod_services._record(claimed=claimed, answer=Answer(status=429), outcome=refusal, at=timezone.now(), token=token)
     pod.refresh_from_db()
     assert pod.status == PodStatus.BLOCKED and pod.next_attempt_at > timezone.now()  # the fallback's date is kept
     assert ("evictions.tasks.attempt_pod" in sent) is countdown_sent
