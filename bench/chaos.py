@@ -37,16 +37,7 @@ PG_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-
-def postgres_available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN, connect_timeout=2) as conn:
-            conn.execute("SELECT 1")
-        return True
-    except Exception:
-        return False
+from drain_vs_kubectl import postgres_available  # noqa: E402 - the same check, the same server
 
 
 def database(action: str) -> None:
