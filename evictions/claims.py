@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,7 +48,6 @@ class Keeper:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held: dict[int, Claim] = {}
-        self._wake = threading.Event()
         self._pid = 0
 
     @contextmanager
@@ -87,7 +87,7 @@ class Keeper:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(RENEW_SECONDS / 2)
+            time.sleep(RENEW_SECONDS / 2)
             try:
                 self.renew_due(timezone.now())
             except DatabaseError as error:  # the database is away: try again; the claims may run out meanwhile
