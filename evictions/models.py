@@ -157,6 +157,9 @@ class PodEviction(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)  # a worker owns the pod until then
     blocked_since = models.DateTimeField(null=True, blank=True)
     blocking_pdb = models.CharField(max_length=300, blank=True)
+    # The one budget that covers the pod, from its plan ("namespace/name"; "" for none or several): what another
+    # request starting on the cluster checks before it sends a pod of the same budget at once.
+    budget = models.CharField(max_length=300, blank=True)
     budget_needs = models.IntegerField(null=True, blank=True)
     budget_has = models.IntegerField(null=True, blank=True)
     last_status_code = models.IntegerField(null=True, blank=True)
