@@ -409,6 +409,9 @@ def request_start(*, request_id: int) -> None:
         if plan.get("errors"):
             _finish(request, RequestStatus.FAILED, "The drain cannot go ahead: " + "; ".join(plan["errors"]))
             return
+        # One start at a time per cluster here too (the lock of the first transaction): a drain starting beside
+        # another sees the pods the other has just created, and queues behind their budgets.
+        Cluster.objects.select_for_update(no_key=True).filter(pk=request.cluster_id).first()
         busy = _budgets_in_use(request)
         rows = [_pod_row(request, planned, now, busy) for planned in plan.get("pods", [])]
         PodEviction.objects.bulk_create(rows, ignore_conflicts=True)
