@@ -45,3 +45,20 @@ class ClusterFactory(factory.django.DjangoModelFactory):
     api_url = factory.Sequence(lambda n: f"https://k8s-{n}.example.com:6443")
     credential_kind = CredentialKind.TOKEN
     credentials_secret = factory.Sequence(lambda n: Credentials(token=f"factory-token-{n}").to_json())
+
+
+def running_drain(cluster: Cluster, requester: object, *, node: str = "node-1", reason: str = "test") -> object:
+    """A drain already running with its pods listed (rows are added by the test): the state an attempt works in."""
+    from django.utils import timezone
+
+    from evictions.models import EvictionRequest, RequestStatus
+
+    return EvictionRequest.objects.create(
+        cluster=cluster,
+        kind="drain",
+        status=RequestStatus.RUNNING,
+        requester=requester,
+        reason=reason,
+        node=node,
+        pods_created_at=timezone.now(),
+    )

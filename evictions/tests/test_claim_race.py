@@ -14,9 +14,9 @@ import pytest
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from evictions.models import EvictionRequest, PodEviction, PodStatus, RequestStatus
+from evictions.models import PodEviction, PodStatus
 from evictions.services.pods import _claim
-from tests.factories import ClusterFactory
+from tests.factories import ClusterFactory, running_drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,15 +34,7 @@ def test_a_claim_waiting_on_another_workers_claim_does_not_also_win(rita):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL row-lock re-checking; SQLite serialises every writer, so the race cannot happen")
     now = timezone.now()
-    request = EvictionRequest.objects.create(
-        cluster=ClusterFactory(),
-        kind="drain",
-        status=RequestStatus.RUNNING,
-        requester=rita,
-        reason="race",
-        node="node-1",
-        pods_created_at=now,
-    )
+    request = running_drain(ClusterFactory(), rita, reason="race")
     pod = PodEviction.objects.create(
         request=request, namespace="shop", name="web-1", uid="u-1", status=PodStatus.BLOCKED, next_attempt_at=now
     )

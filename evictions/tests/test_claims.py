@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from evictions import claims
 from evictions.claims import CLAIM_SECONDS, RENEW_SECONDS, Keeper, keeper
-from evictions.models import EvictionAttempt, EvictionRequest, PodEviction, PodStatus, RequestStatus
+from evictions.models import EvictionAttempt, PodEviction, PodStatus
 from evictions.services import pods as pod_services
 from kubesim import Simulator
+from tests.factories import running_drain
 from tests.kubesim_cluster import register_sim
 
 pytestmark = pytest.mark.django_db
@@ -37,15 +38,7 @@ def pod_to_evict(sim, user, *, claimed_until=None) -> PodEviction:
         if p["metadata"]["name"].startswith("web-") and p["spec"]["nodeName"] == "node-2"
     )
     now = timezone.now()
-    request = EvictionRequest.objects.create(
-        cluster=cluster,
-        kind="drain",
-        status=RequestStatus.RUNNING,
-        requester=user,
-        reason="claims",
-        node="node-2",
-        pods_created_at=now,
-    )
+    request = running_drain(cluster, user, node="node-2", reason="claims")
     return PodEviction.objects.create(
         request=request,
         namespace="shop",

@@ -12,9 +12,10 @@ import pytest
 from django.utils import timezone
 
 from evictions import tasks
-from evictions.models import EvictionAttempt, EvictionRequest, PodEviction, PodStatus, RequestStatus
+from evictions.models import EvictionAttempt, PodEviction, PodStatus
 from evictions.services import pods as pod_services
 from kubesim import Simulator
+from tests.factories import running_drain
 from tests.kubesim_cluster import register_sim
 
 pytestmark = pytest.mark.django_db
@@ -35,15 +36,7 @@ def blocked_pod(
     cluster, user, name: str, budget: str, *, since: timedelta = timedelta(0), claimed: bool = False
 ) -> PodEviction:
     """A pod a budget holds back in a request of its own; its uid is no pod in the cluster (an attempt gets 404)."""
-    request = EvictionRequest.objects.create(
-        cluster=cluster,
-        kind="drain",
-        status=RequestStatus.RUNNING,
-        requester=user,
-        reason="watch",
-        node="node-1",
-        pods_created_at=timezone.now(),
-    )
+    request = running_drain(cluster, user, reason="watch")
     now = timezone.now()
     return PodEviction.objects.create(
         request=request,
