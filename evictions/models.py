@@ -28,6 +28,8 @@ class RequestStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+# Requests whose pods are being worked on: their pods may be claimed, attempted, followed and watched.
+REQUEST_RUNNING = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
 REQUEST_FINISHED = {RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.CANCELLED, RequestStatus.REJECTED}
 REQUEST_COLOURS = {
     "awaiting_approval": "grey",

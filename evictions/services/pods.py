@@ -20,6 +20,7 @@ from evictions.claims import claim_until, keeper
 from evictions.models import (
     POD_FINISHED,
     POD_WAITING_TO_TRY,
+    REQUEST_RUNNING,
     Approval,
     AttemptKind,
     Decision,
@@ -34,7 +35,6 @@ from evictions.services.common import WORKER, after_commit, authorize, endpoint,
 from evictions.services.requests import _require_reason, request_refresh
 
 LATE = "late: claim lost"  # an attempt's outcome when its claim ran out before the answer came (see _record)
-_RUNS = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
 # A request's stored plan (every pod with its dry-run answer), targets and options are read when it starts, never
 # by an attempt or a follow round; decoding them on every attempt cost more CPU than the attempt itself.
 _BULK = ("plan", "targets", "options")
@@ -319,7 +319,7 @@ def _flag_cluster(cluster: Cluster, note: str) -> None:
     )
     now = timezone.now()
     failed = PodEviction.objects.filter(
-        request__cluster=cluster, request__status__in=_RUNS, status__in=POD_WAITING_TO_TRY
+        request__cluster=cluster, request__status__in=REQUEST_RUNNING, status__in=POD_WAITING_TO_TRY
     )
     count = failed.update(
         status=PodStatus.FAILED, finished_at=now, next_attempt_at=None, note=f"Not attempted: {note}"[:2000]
@@ -331,7 +331,7 @@ def _flag_cluster(cluster: Cluster, note: str) -> None:
         cluster=cluster,
         details={"note": note, "pods_failed": count},
     )
-    for request in EvictionRequest.objects.select_for_update().filter(cluster=cluster, status__in=_RUNS):
+    for request in EvictionRequest.objects.select_for_update().filter(cluster=cluster, status__in=REQUEST_RUNNING):
         request_refresh(request=request)
 
 
@@ -449,7 +449,7 @@ def request_retry_now(*, actor: Actor, request_id: int, reason: str = "") -> Evi
     authorize(actor, "evictions.intervene_evictionrequest")
     with transaction.atomic():
         request = EvictionRequest.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=request_id)
-        if request.status not in _RUNS:
+        if request.status not in REQUEST_RUNNING:
             raise ValidationError(
                 {"status": [f"A {request.get_status_display().lower()} request has nothing to retry."]}
             )
@@ -708,7 +708,7 @@ def enqueue_waiting_on_cluster(cluster_id: int) -> None:
     from evictions.tasks import attempt_pod
 
     waiting = PodEviction.objects.filter(
-        request__cluster_id=cluster_id, request__status__in=_RUNS, status__in=POD_WAITING_TO_TRY
+        request__cluster_id=cluster_id, request__status__in=REQUEST_RUNNING, status__in=POD_WAITING_TO_TRY
     )
     waiting.update(next_attempt_at=timezone.now())
     for pod_id in waiting.values_list("pk", flat=True):
@@ -727,7 +727,7 @@ def pods_due(now: datetime | None = None) -> list[int]:
         _unclaimed(now),
         status__in=POD_WAITING_TO_TRY,
         next_attempt_at__lte=late,
-        request__status__in=_RUNS,
+        request__status__in=REQUEST_RUNNING,
         request__cluster__paused=False,
     ).exclude(
         # A pod waiting for a named budget on a cluster whose budget watcher is alive is the watcher's: it attempts
@@ -747,7 +747,7 @@ def pods_blocked_past_deadline(now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     return list(
         PodEviction.objects.filter(
-            status=PodStatus.BLOCKED, request__deadline_at__lte=now, request__status__in=_RUNS
+            status=PodStatus.BLOCKED, request__deadline_at__lte=now, request__status__in=REQUEST_RUNNING
         ).values_list("pk", flat=True)[:2000]
     )
 
@@ -757,7 +757,9 @@ def requests_needing_followers(now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     free = Q(follower_until__isnull=True) | Q(follower_until__lt=now)
     follow = EvictionRequest.objects.filter(
-        free, status__in=[*_RUNS, RequestStatus.PAUSED, RequestStatus.CANCELLED], pods__status=PodStatus.TERMINATING
+        free,
+        status__in=[*REQUEST_RUNNING, RequestStatus.PAUSED, RequestStatus.CANCELLED],
+        pods__status=PodStatus.TERMINATING,
     ).distinct()
     return list(follow.values_list("pk", flat=True)[:500])
 
@@ -765,7 +767,7 @@ def requests_needing_followers(now: datetime | None = None) -> list[int]:
 def blocked_pods(cluster_id: int) -> QuerySet[PodEviction]:
     """The pods a budget pushed back on this cluster, in every running request: what its budget watcher serves."""
     return PodEviction.objects.filter(
-        request__cluster_id=cluster_id, request__status__in=_RUNS, status=PodStatus.BLOCKED
+        request__cluster_id=cluster_id, request__status__in=REQUEST_RUNNING, status=PodStatus.BLOCKED
     )
 
 
@@ -788,7 +790,9 @@ def budgets_seen(cluster_id: int, pdbs: list[Pdb]) -> int:
     and has 1" as the cluster has it now. A pod waiting its turn has had no 429 of its own to name the numbers, and
     a refusal's numbers go stale while the replacement starts. Returns how many pods changed."""
     seen = {p.key: p for p in pdbs if p.processed}
-    blocking = set(blocked_pods(cluster_id).filter(blocking_pdb__in=seen).values_list("blocking_pdb", flat=True))
+    blocking = set(seen)  # one budget (a watch event): its UPDATE alone finds whether it holds pods back
+    if len(seen) > 1:  # a list: only the budgets that hold pods back, not one UPDATE for every budget of the cluster
+        blocking = set(blocked_pods(cluster_id).filter(blocking_pdb__in=seen).values_list("blocking_pdb", flat=True))
     changed = 0
     for key in blocking:
         pdb = seen[key]
@@ -812,7 +816,7 @@ def clusters_needing_watchers(now: datetime | None = None) -> list[int]:
     return list(
         Cluster.objects.filter(
             Q(watcher_until__isnull=True) | Q(watcher_until__lt=now),
-            requests__status__in=_RUNS,
+            requests__status__in=REQUEST_RUNNING,
             requests__pods__status=PodStatus.BLOCKED,
         )
         .distinct()

@@ -19,6 +19,7 @@ from clusters.models import Cluster
 from evictions.models import (
     POD_FINISHED,
     POD_WAITING_TO_TRY,
+    REQUEST_RUNNING,
     EvictionRequest,
     PauseKind,
     PodEviction,
@@ -453,8 +454,8 @@ def _budgets_in_use(request: EvictionRequest) -> dict[str, int]:
     waiting = (
         PodEviction.objects.filter(
             request__cluster_id=request.cluster_id,
-            request__status__in=(RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION),
-            status__in=(PodStatus.PENDING, PodStatus.BLOCKED),
+            request__status__in=REQUEST_RUNNING,
+            status__in=POD_WAITING_TO_TRY,
         )
         .exclude(request_id=request.pk)
         .exclude(budget="")

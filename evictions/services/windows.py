@@ -13,6 +13,7 @@ from audit.services import Actor, audit_record
 from clusters.models import Cluster
 from evictions.models import (
     POD_WAITING_TO_TRY,
+    REQUEST_RUNNING,
     MaintenanceWindow,
     PauseKind,
     PodEviction,
@@ -24,7 +25,6 @@ from evictions.services.common import TICK, authorize
 from evictions.windows import Interval, WindowSpec, describe, next_opening, open_at, valid_timezone
 
 MAX_ONE_OFF = timedelta(days=14)
-_RUNS = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ def windows_changed(cluster_id: int) -> None:
         cluster_id=cluster_id, status__in=[RequestStatus.SCHEDULED, RequestStatus.PAUSED]
     ).update(start_after=None)
     window = open_at(window_specs(cluster_id), now)
-    EvictionRequest.objects.filter(cluster_id=cluster_id, status__in=_RUNS, schedule=Schedule.WINDOW).update(
+    EvictionRequest.objects.filter(cluster_id=cluster_id, status__in=REQUEST_RUNNING, schedule=Schedule.WINDOW).update(
         window_ends_at=window.end if window else now
     )
 
@@ -188,14 +188,14 @@ def requests_window_closed(now: datetime | None = None) -> int:
 
     now = now or timezone.now()
     count = 0
-    for request_id in EvictionRequest.objects.filter(status__in=_RUNS, window_ends_at__lte=now).values_list(
+    for request_id in EvictionRequest.objects.filter(status__in=REQUEST_RUNNING, window_ends_at__lte=now).values_list(
         "pk", flat=True
     )[:500]:
         with transaction.atomic():
             request = (
                 EvictionRequest.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=request_id)
             )
-            if request.status not in _RUNS or request.window_ends_at is None or request.window_ends_at > now:
+            if request.status not in REQUEST_RUNNING or request.window_ends_at is None or request.window_ends_at > now:
                 continue
             specs = window_specs(request.cluster_id)
             still_open = open_at(specs, now)
@@ -279,7 +279,7 @@ def requests_window_reopened(now: datetime | None = None) -> int:
                 details={"window_ends_at": window.end.isoformat()},
             )
             request_refresh(request=request)
-            if request.status in _RUNS:
+            if request.status in REQUEST_RUNNING:
                 _enqueue_waiting(request)
             count += 1
     return count
