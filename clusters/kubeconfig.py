@@ -14,6 +14,9 @@ from django.core.exceptions import ValidationError
 from clusters.validation import validate_ca_pem, validate_client_certificate, validate_token
 
 MAX_KUBECONFIG_BYTES = 512 * 1024
+# A real kubeconfig nests about six levels (users → user → exec → env → item → value); PyYAML composes nested
+# nodes recursively, so a deep document would exhaust the stack before it could be refused.
+MAX_KUBECONFIG_DEPTH = 32
 
 # Each of these makes a client run a program, read a file or route through another host.
 _FORBIDDEN_USER_FIELDS = {
@@ -50,12 +53,26 @@ class KubeconfigEntry:
 
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader without anchors/aliases: a kubeconfig never needs them and they enable YAML bombs."""
+    """SafeLoader without anchors/aliases (a kubeconfig never needs them and they enable YAML bombs) and with a
+    bound on nesting, checked while composing, before the recursion gets deep."""
+
+    _depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
             raise ValidationError("The kubeconfig uses YAML aliases (*name), which are not accepted.", code="invalid")
-        return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_KUBECONFIG_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ValidationError(
+                    f"The kubeconfig nests deeper than {MAX_KUBECONFIG_DEPTH} levels "
+                    f"(line {mark.line + 1}, column {mark.column + 1}); a kubeconfig needs far fewer.",
+                    code="invalid",
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _error(message: str) -> ValidationError:

@@ -76,6 +76,7 @@ contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
 """
 KUBECONFIG_HUGE = "clusters: []\n# " + "x" * (600 * 1024) + "\n"
+KUBECONFIG_DEEP = "a: " + "[" * 400 + "]" * 400  # PyYAML composes recursively: a RecursionError, once a 500
 
 
 def _nested(depth: int) -> str:
@@ -93,6 +94,13 @@ API_CASES = [
     ("cluster qps as object", "post", "/api/v1/clusters/", {**CLUSTER_OK, "qps_limit": {"a": 1}}, "qps_limit"),
     ("cluster token as list", "post", "/api/v1/clusters/", {**CLUSTER_OK, "token": ["t"]}, "token"),
     ("kubeconfig > size cap", "post", "/api/v1/clusters/", {"name": "k", "kubeconfig": KUBECONFIG_HUGE}, "kubeconfig"),
+    (
+        "kubeconfig nested 400 deep",
+        "post",
+        "/api/v1/clusters/",
+        {"name": "k", "kubeconfig": KUBECONFIG_DEEP},
+        "kubeconfig",
+    ),
     ("kubeconfig YAML bomb", "post", "/api/v1/clusters/", {"name": "k", "kubeconfig": BILLION_LAUGHS}, "kubeconfig"),
     ("kubeconfig exec", "post", "/api/v1/clusters/", {"name": "k", "kubeconfig": KUBECONFIG_EXEC}, "kubeconfig"),
     (
@@ -247,6 +255,12 @@ FORM_CASES = [
         "kubeconfig",
     ),
     (
+        "form kubeconfig nested 400 deep",
+        "/clusters/add/",
+        {"source": "kubeconfig", "name": "k", "kubeconfig": KUBECONFIG_DEEP, "qps_limit": 10},
+        "kubeconfig",
+    ),
+    (
         "form kubeconfig exec",
         "/clusters/add/",
         {"source": "kubeconfig", "name": "k", "kubeconfig": KUBECONFIG_EXEC, "qps_limit": 10},
@@ -362,6 +376,7 @@ UPLOAD_CASES = [
     ("upload non-UTF-8 kubeconfig", b"clusters: \xff\xfe\xfa\n"),
     ("upload kubeconfig > size cap", KUBECONFIG_HUGE.encode()),
     ("upload binary garbage", bytes(range(256)) * 8),
+    ("upload kubeconfig nested 400 deep", KUBECONFIG_DEEP.encode()),
 ]
 
 
@@ -377,6 +392,17 @@ def test_kubeconfig_upload_is_refused_naming_the_field(admin_client, content):
     assert response.status_code == 200, response.status_code
     errors = response.context["form"].errors
     assert {"kubeconfig", "kubeconfig_file"} & set(errors), errors
+    assert _counts() == before
+
+
+def test_cluster_import_of_a_deeply_nested_kubeconfig_is_a_command_error_in_words(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "config"
+    path.write_text(KUBECONFIG_DEEP)
+    before = _counts()
+    with pytest.raises(CommandError, match="kubeconfig: The kubeconfig nests deeper than 32 levels"):
+        call_command("cluster_import", "--kubeconfig", str(path), "--no-check")
     assert _counts() == before
 
 

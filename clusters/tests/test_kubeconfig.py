@@ -127,3 +127,24 @@ def test_billion_laughs_is_refused_quickly():
     )
     with pytest.raises(ValidationError, match="aliases"):
         parse_kubeconfig(bomb)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: " + "[" * 400 + "]" * 400,
+        "a: " + "{b: " * 400 + "1" + "}" * 400,
+        "a:\n" + "".join("  " * i + f"b{i}:\n" for i in range(1, 400)) + "  " * 400 + "x: 1\n",
+        "a: " + "[" * 100_000,  # unclosed: the depth bound answers before the parser reaches the end
+    ],
+    ids=["flow sequences", "flow mappings", "block mappings", "unclosed"],
+)
+def test_deeply_nested_yaml_is_refused_in_words_not_a_recursion_error(text):
+    with pytest.raises(ValidationError) as raised:
+        parse_kubeconfig(text)
+    assert "nests deeper than 32 levels" in raised.value.message_dict["kubeconfig"][0]
+
+
+def test_a_real_kubeconfigs_nesting_is_well_inside_the_depth_bound():
+    entry = parse_kubeconfig("a: " + "[" * 30 + "]" * 30 + "\n" + kubeconfig())
+    assert entry.server
