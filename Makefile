@@ -23,7 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DEBUG=true $(BIN)/mypy accounts audit clusters evictions notifications config
+	DEBUG=true $(BIN)/mypy core accounts audit clusters evictions notifications config
 	DEBUG=true DRAINBOARD_VAR_DIR=var/lint $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=true DRAINBOARD_VAR_DIR=var/lint $(BIN)/python manage.py check
 

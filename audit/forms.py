@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from audit.selectors import AuditFilters
+from core.ids import IdFormField, parse_id
 
 MIN_TEXT = 3
 
@@ -47,7 +48,7 @@ class AuditSearchForm(forms.Form):
         label="Object type", max_length=64, required=False, help_text="request, pod, cluster…"
     )
     object_id = forms.CharField(label="Object id", max_length=64, required=False)
-    request = forms.IntegerField(label="Request", min_value=1, required=False, help_text="a request and its pods")
+    request = IdFormField(label="Request", required=False, help_text="a request and its pods")
     since = forms.CharField(label="From (UTC)", max_length=40, required=False)
     until = forms.CharField(label="To (UTC)", max_length=40, required=False)
 
@@ -76,11 +77,12 @@ class AuditSearchForm(forms.Form):
         """The valid filters. Call only when the form is valid: a search with a dropped filter would mislead."""
         data = self.cleaned_data
         cluster = data.get("cluster", "").strip()
+        cluster_id = parse_id(cluster)
         return AuditFilters(
             actor=data.get("actor", "").strip(),
             action=data.get("action", "").strip(),
-            cluster_id=int(cluster) if cluster.isdigit() else None,
-            cluster_name="" if cluster.isdigit() else cluster,
+            cluster_id=cluster_id,
+            cluster_name="" if cluster_id else cluster,
             object_type=data.get("object_type", "").strip(),
             object_id=data.get("object_id", "").strip(),
             since=data.get("since"),

@@ -18,6 +18,7 @@ from clusters import kube, services
 from clusters.models import Cluster
 from clusters.selectors import cluster_list
 from config.schema import ErrorSerializer
+from core.ids import ID_PATH_REGEX
 
 
 class StrictSerializer(serializers.Serializer):
@@ -198,6 +199,7 @@ class ClusterViewSet(
     serializer_class = ClusterSerializer
     permission_classes = [IsAuthenticated, CanViewClusters]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = ID_PATH_REGEX
 
     def get_queryset(self) -> Any:
         return cluster_list()

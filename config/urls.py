@@ -1,7 +1,7 @@
 """URL routes: pages, the REST API under /api/v1/, its schema and docs."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -13,8 +13,11 @@ from clusters.api import ClusterViewSet
 from config import api as core_api
 from config import health, metrics
 from config import views as core_views
+from core.ids import IdConverter
 from evictions import api as eviction_api
 from notifications import api as notification_api
+
+register_converter(IdConverter, "id")  # before the apps' urls are included below
 
 router = DefaultRouter()
 router.register("clusters", ClusterViewSet, basename="cluster")
@@ -34,11 +37,11 @@ urlpatterns = [
     path("account/", account_views.account, name="account"),
     path("clusters/", cluster_views.cluster_index, name="cluster-list"),
     path("clusters/add/", cluster_views.cluster_add, name="cluster-add"),
-    path("clusters/<int:pk>/", cluster_views.cluster_detail, name="cluster-detail"),
-    path("clusters/<int:pk>/edit/", cluster_views.cluster_edit, name="cluster-edit"),
-    path("clusters/<int:pk>/delete/", cluster_views.cluster_delete, name="cluster-delete"),
-    path("clusters/<int:pk>/check/", cluster_views.cluster_check, name="cluster-check"),
-    path("clusters/<int:pk>/pdbs/", cluster_views.cluster_pdbs, name="cluster-pdbs"),
+    path("clusters/<id:pk>/", cluster_views.cluster_detail, name="cluster-detail"),
+    path("clusters/<id:pk>/edit/", cluster_views.cluster_edit, name="cluster-edit"),
+    path("clusters/<id:pk>/delete/", cluster_views.cluster_delete, name="cluster-delete"),
+    path("clusters/<id:pk>/check/", cluster_views.cluster_check, name="cluster-check"),
+    path("clusters/<id:pk>/pdbs/", cluster_views.cluster_pdbs, name="cluster-pdbs"),
     path("audit/", include("audit.urls")),
     path("notifications/", include("notifications.urls")),
     path("", include("evictions.urls")),

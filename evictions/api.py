@@ -25,6 +25,7 @@ from rest_framework.utils.urls import replace_query_param
 from accounts.permissions import require_perm
 from clusters.models import Cluster
 from config.schema import ErrorSerializer
+from core.ids import ID_PATH_REGEX, OFFSET_MAX, IdField, IdRelatedField
 from evictions.history import (
     MAX_PAGE_SIZE,
     POD_ORDERS,
@@ -124,7 +125,7 @@ class DrainOptionsSerializer(Strict):
 
 
 class EvictionRequestCreateSerializer(Strict):
-    cluster = serializers.PrimaryKeyRelatedField(
+    cluster = IdRelatedField(
         queryset=Cluster.objects.all(),
         error_messages={"does_not_exist": "No cluster with id {pk_value}.", "incorrect_type": "Give the cluster's id."},
     )
@@ -181,7 +182,7 @@ class HistoryFiltersSerializer(Strict):
     STATUSES: list[tuple[str, str]] = []
     ORDERS: dict[str, Order] = REQUEST_ORDERS
 
-    cluster = serializers.IntegerField(required=False, min_value=1)
+    cluster = IdField(required=False)
     status = serializers.ChoiceField(choices=[], required=False)
     namespace = serializers.CharField(max_length=253, required=False)
     pod = serializers.CharField(max_length=253, required=False, help_text="Contained in the pod's name.")
@@ -229,7 +230,7 @@ class RequestFiltersSerializer(HistoryFiltersSerializer):
     STATUSES = RequestStatus.choices
     ORDERS = REQUEST_ORDERS
     # The older page-number style, kept for existing clients: slower on deep pages (it counts and skips rows).
-    offset = serializers.IntegerField(required=False, min_value=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=OFFSET_MAX)
 
 
 class PodFiltersSerializer(HistoryFiltersSerializer):
@@ -329,7 +330,7 @@ _KIND_FIELDS: dict[str, tuple[str, ...]] = {
 class WindowInputSerializer(Strict):
     """A maintenance window as written: POST and PUT give all of it, PATCH only what changes."""
 
-    cluster = serializers.PrimaryKeyRelatedField(
+    cluster = IdRelatedField(
         queryset=Cluster.objects.all(),
         required=False,
         error_messages={"does_not_exist": "No cluster with id {pk_value}.", "incorrect_type": "Give the cluster's id."},
@@ -377,9 +378,9 @@ class WindowInputSerializer(Strict):
 
 
 class WindowFiltersSerializer(Strict):
-    cluster = serializers.IntegerField(required=False, min_value=1)
+    cluster = IdField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1)
-    offset = serializers.IntegerField(required=False, min_value=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=OFFSET_MAX)
     format = serializers.CharField(required=False)
 
 
@@ -858,7 +859,7 @@ class EvictionRequestViewSet(viewsets.GenericViewSet):
 
     serializer_class = EvictionRequestSerializer
     permission_classes = [IsAuthenticated, CanViewEvictions]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATH_REGEX
     http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self) -> QuerySet[EvictionRequest]:
@@ -1038,7 +1039,7 @@ class PodEvictionViewSet(viewsets.GenericViewSet):
 
     serializer_class = PodEvictionSerializer
     permission_classes = [IsAuthenticated, CanViewEvictions]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATH_REGEX
     http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self) -> QuerySet[PodEviction]:
@@ -1180,7 +1181,7 @@ class PolicyViewSet(viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated, CanViewEvictions]
     lookup_url_kwarg = "scope"
     pagination_class = None
-    lookup_value_regex = r"default|\d+"
+    lookup_value_regex = f"default|{ID_PATH_REGEX}"
     http_method_names = ["get", "put", "delete", "head", "options"]
 
     def _cluster(self, scope: Any) -> Cluster | None:
@@ -1253,7 +1254,7 @@ class MaintenanceWindowViewSet(viewsets.GenericViewSet):
 
     serializer_class = MaintenanceWindowSerializer
     permission_classes = [IsAuthenticated, CanViewEvictions]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATH_REGEX
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[MaintenanceWindow]:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.roles import ROLES
 from clusters.models import Cluster
+from core.ids import IdModelChoiceField
 from evictions.history import POD_ORDERS, REQUEST_ORDERS, HistoryFilters, Order
 from evictions.models import (
     DEFAULT_APPROVAL_VALID_MINUTES,
@@ -36,7 +37,7 @@ class HistoryFilterForm(forms.Form):
     STATUSES: list[tuple[str, str]] = []
     ORDERS: dict[str, Order] = REQUEST_ORDERS
 
-    cluster = forms.ModelChoiceField(queryset=Cluster.objects.order_by("name"), required=False, empty_label="any")
+    cluster = IdModelChoiceField(queryset=Cluster.objects.order_by("name"), required=False, empty_label="any")
     status = forms.ChoiceField(choices=[("", "any")], required=False)
     namespace = forms.CharField(max_length=253, required=False)
     pod = forms.CharField(label="Pod name contains", max_length=253, required=False)
@@ -131,7 +132,7 @@ def parse_targets(text: str) -> tuple[tuple[PodTarget, ...], list[str]]:
 class RequestForm(forms.Form):
     """A new eviction request. Field names match the service's error keys, so its errors land on the fields."""
 
-    cluster = forms.ModelChoiceField(
+    cluster = IdModelChoiceField(
         queryset=Cluster.objects.order_by("name"),
         empty_label="Choose a cluster",
         error_messages={"invalid_choice": "That cluster does not exist (any more); choose another."},

@@ -16,6 +16,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.permissions import require_perm
 from clusters.models import Cluster
+from core.ids import ID_PATH_REGEX, OFFSET_MAX, IdField, IdRelatedField, parse_id
 from evictions.api import Strict
 from notifications import services
 from notifications.events import Event
@@ -38,7 +39,7 @@ _CLUSTER_ERRORS: dict[str, Any] = {
 class NotificationEndpointCreateSerializer(Strict):
     name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=EndpointKind.choices)
-    cluster = serializers.PrimaryKeyRelatedField(
+    cluster = IdRelatedField(
         queryset=Cluster.objects.all(),
         allow_null=True,
         required=False,
@@ -67,7 +68,7 @@ class NotificationEndpointCreateSerializer(Strict):
 class NotificationEndpointUpdateSerializer(Strict):
     name = serializers.CharField(max_length=100, required=False)
     kind = serializers.ChoiceField(choices=EndpointKind.choices, required=False)
-    cluster = serializers.PrimaryKeyRelatedField(
+    cluster = IdRelatedField(
         queryset=Cluster.objects.all(), allow_null=True, required=False, error_messages=_CLUSTER_ERRORS
     )
     url = serializers.CharField(
@@ -86,13 +87,13 @@ class NotificationEndpointUpdateSerializer(Strict):
 
 
 class DeliveryFiltersSerializer(Strict):
-    endpoint = serializers.IntegerField(required=False, min_value=1)
+    endpoint = IdField(required=False)
     status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
-    request = serializers.IntegerField(required=False, min_value=1)
+    request = IdField(required=False)
     event = serializers.ChoiceField(choices=Event.choices, required=False)
     # Pagination and the format switch are the framework's own parameters.
     limit = serializers.IntegerField(required=False, min_value=1)
-    offset = serializers.IntegerField(required=False, min_value=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=OFFSET_MAX)
     format = serializers.CharField(required=False)
 
     def to_filters(self) -> DeliveryFilters:
@@ -211,12 +212,13 @@ class NotificationEndpointViewSet(viewsets.GenericViewSet):
     serializer_class = NotificationEndpointSerializer
     permission_classes = [IsAuthenticated, CanViewEndpoints]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = ID_PATH_REGEX
 
     def get_queryset(self) -> QuerySet[NotificationEndpoint]:
         return endpoint_list()
 
     def _one(self, pk: Any) -> NotificationEndpoint:
-        endpoint = self.get_queryset().filter(pk=pk).first() if str(pk).isdigit() else None
+        endpoint = self.get_queryset().filter(pk=pk).first() if parse_id(pk) else None
         if endpoint is None:
             raise NotFound("No such notification endpoint.")
         return endpoint

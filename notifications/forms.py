@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from clusters.models import Cluster
+from core.ids import IdModelChoiceField
 from notifications.events import Event
 from notifications.models import DeliveryStatus, EndpointKind, NotificationEndpoint
 from notifications.validation import MAX_BLOCKED_AFTER_MINUTES, MAX_URL_LENGTH
@@ -13,7 +14,7 @@ from notifications.validation import MAX_BLOCKED_AFTER_MINUTES, MAX_URL_LENGTH
 class EndpointForm(forms.Form):
     name = forms.CharField(max_length=100)
     kind = forms.ChoiceField(choices=EndpointKind.choices, widget=forms.RadioSelect, initial=EndpointKind.WEBHOOK)
-    cluster = forms.ModelChoiceField(
+    cluster = IdModelChoiceField(
         queryset=Cluster.objects.order_by("name"),
         required=False,
         empty_label="All clusters",
@@ -50,7 +51,7 @@ class EndpointForm(forms.Form):
 
 
 class DeliveryFilterForm(forms.Form):
-    endpoint = forms.ModelChoiceField(
+    endpoint = IdModelChoiceField(
         queryset=NotificationEndpoint.objects.defer("url_secret").order_by("name"),
         required=False,
         empty_label="Any endpoint",

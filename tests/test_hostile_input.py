@@ -595,3 +595,123 @@ def test_script_in_a_stored_endpoint_name_renders_escaped(api, admin_client):
         html = admin_client.get(page).content.decode()
         assert SCRIPT not in html, page
     assert SCRIPT_ESCAPED in admin_client.get("/notifications/").content.decode()
+
+
+# ---- out-of-range integers (issue 13 item 2) ---------------------------------------------------------------------
+# Past 2**63-1 SQLite raised OverflowError and PostgreSQL a DataError: a 500 any viewer could cause.
+
+HUGE_INT = "99999999999999999999999"
+JUST_PAST_BIGINT = str(2**63)
+
+API_FILTER_CASES = [
+    # (url, field named in the 400)
+    (f"/api/v1/requests/?cluster={HUGE_INT}", "cluster"),
+    (f"/api/v1/requests/?cluster={JUST_PAST_BIGINT}", "cluster"),
+    (f"/api/v1/requests/?offset={HUGE_INT}", "offset"),
+    (f"/api/v1/requests/?limit={HUGE_INT}", "limit"),
+    (f"/api/v1/requests/?answer={HUGE_INT}", "answer"),
+    (f"/api/v1/evictions/?cluster={HUGE_INT}", "cluster"),
+    (f"/api/v1/audit/?request={HUGE_INT}", "request"),
+    (f"/api/v1/windows/?cluster={HUGE_INT}", "cluster"),
+    (f"/api/v1/windows/?offset={HUGE_INT}", "offset"),
+    (f"/api/v1/notification-deliveries/?endpoint={HUGE_INT}", "endpoint"),
+    (f"/api/v1/notification-deliveries/?request={HUGE_INT}", "request"),
+    ("/api/v1/requests/?cluster=1.5", "cluster"),
+    ("/api/v1/requests/?cluster=-1", "cluster"),
+]
+
+
+@pytest.mark.parametrize(("url", "field"), API_FILTER_CASES, ids=[c[0] for c in API_FILTER_CASES])
+def test_api_integer_filter_out_of_range_is_a_400_naming_it(api, url, field):
+    response = api.get(url)
+    assert response.status_code == 400, response.content[:500]
+    assert field in response.json(), response.json()
+
+
+def test_api_audit_cluster_filter_of_huge_digits_matches_nothing_instead_of_failing(api):
+    ClusterFactory()
+    response = api.get(f"/api/v1/audit/?cluster={HUGE_INT}")
+    assert response.status_code == 200, response.content[:500]
+    assert response.json()["results"] == []
+
+
+API_PATH_CASES = [
+    ("get", "/api/v1/requests/{}/"),
+    ("post", "/api/v1/requests/{}/approve/"),
+    ("get", "/api/v1/evictions/{}/"),
+    ("post", "/api/v1/evictions/{}/skip/"),
+    ("get", "/api/v1/clusters/{}/"),
+    ("post", "/api/v1/clusters/{}/check/"),
+    ("get", "/api/v1/windows/{}/"),
+    ("get", "/api/v1/policies/{}/"),
+    ("get", "/api/v1/notification-endpoints/{}/"),
+]
+
+
+@pytest.mark.parametrize("number", [HUGE_INT, JUST_PAST_BIGINT, "0"])
+@pytest.mark.parametrize(("method", "url"), API_PATH_CASES, ids=[f"{m} {u}" for m, u in API_PATH_CASES])
+def test_api_path_id_out_of_range_is_a_404(api, method, url, number):
+    response = getattr(api, method)(url.format(number), {}, format="json")
+    assert response.status_code == 404, response.content[:500]
+    assert response.json()
+
+
+PAGE_FILTER_CASES = [
+    # (url, form field with the error)
+    (f"/audit/?request={HUGE_INT}", "request"),
+    (f"/requests/?cluster={HUGE_INT}", "cluster"),
+    (f"/evictions/?cluster={HUGE_INT}", "cluster"),
+    (f"/notifications/deliveries/?endpoint={HUGE_INT}", "endpoint"),
+    (f"/requests/?answer={HUGE_INT}", "answer"),
+]
+
+
+@pytest.mark.parametrize(("url", "field"), PAGE_FILTER_CASES, ids=[c[0] for c in PAGE_FILTER_CASES])
+def test_page_integer_filter_out_of_range_is_a_form_error(admin_client, url, field):
+    response = admin_client.get(url)
+    assert response.status_code in (200, 400), response.status_code
+    assert field in response.context["form"].errors, response.context["form"].errors
+
+
+PAGE_PATH_CASES = [
+    ("get", "/requests/{}/"),
+    ("post", "/requests/{}/pause/"),
+    ("get", "/requests/{}/timeline/"),
+    ("post", "/evictions/{}/retry/"),
+    ("get", "/clusters/{}/"),
+    ("get", "/clusters/{}/pdbs/"),
+    ("get", "/clusters/windows/{}/edit/"),
+    ("get", "/notifications/{}/edit/"),
+]
+
+
+@pytest.mark.parametrize("number", [HUGE_INT, JUST_PAST_BIGINT])
+@pytest.mark.parametrize(("method", "url"), PAGE_PATH_CASES, ids=[f"{m} {u}" for m, u in PAGE_PATH_CASES])
+def test_page_path_id_out_of_range_is_a_404(admin_client, method, url, number):
+    response = getattr(admin_client, method)(url.format(number))
+    assert response.status_code == 404, response.status_code
+
+
+BODY_ID_CASES = [
+    # (url, body without the cluster, the cluster's id as sent)
+    ("/api/v1/requests/", REQUEST_OK, int(HUGE_INT)),
+    ("/api/v1/requests/", REQUEST_OK, 2**63),
+    ("/api/v1/requests/", REQUEST_OK, 1.5),  # was taken as cluster 1
+    ("/api/v1/requests/", REQUEST_OK, True),
+    ("/api/v1/requests/", REQUEST_OK, "1.5"),
+    ("/api/v1/requests/", REQUEST_OK, [1]),
+    ("/api/v1/windows/", WINDOW_OK, int(HUGE_INT)),
+    ("/api/v1/windows/", WINDOW_OK, 1.5),
+    ("/api/v1/notification-endpoints/", ENDPOINT_OK, int(HUGE_INT)),
+    ("/api/v1/notification-endpoints/", ENDPOINT_OK, 1.5),
+]
+
+
+@pytest.mark.parametrize(("url", "body", "cluster"), BODY_ID_CASES, ids=[f"{c[0]} {c[2]!r}" for c in BODY_ID_CASES])
+def test_api_body_cluster_id_that_is_not_a_whole_id_is_a_400(api, url, body, cluster):
+    ClusterFactory(pk=1)
+    before = _counts()
+    response = api.post(url, {**body, "cluster": cluster}, format="json")
+    assert response.status_code == 400, response.content[:500]
+    assert "cluster" in response.json(), response.json()
+    assert _counts() == before

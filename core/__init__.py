@@ -1,0 +1,1 @@
+"""App-free helpers every app may use: they import Django and DRF only, never a Drainboard app."""
