@@ -185,13 +185,17 @@ class KeysetPage(Generic[M]):
 def encode_cursor(order: Order, row: Model, direction: str) -> str:
     value = order.value(row)
     written = value.isoformat() if isinstance(value, datetime) else value
-    payload = json.dumps({"o": order.name, "d": direction, "v": written, "id": row.pk}, separators=(",", ":"))
+    # "l" names the list (its model), so a cursor from the requests list is refused by the pod evictions list.
+    payload = json.dumps(
+        {"l": row._meta.label_lower, "o": order.name, "d": direction, "v": written, "id": row.pk}, separators=(",", ":")
+    )
     signed = signing.Signer(salt=_SALT).sign(payload)
     return base64.urlsafe_b64encode(signed.encode()).decode().rstrip("=")
 
 
-def decode_cursor(order: Order, cursor: str) -> tuple[str, Any, int]:
-    """The direction ("next" or "prev"), the sort value and the id written in a cursor this server signed."""
+def decode_cursor(order: Order, cursor: str, listing: str) -> tuple[str, Any, int]:
+    """The direction ("next" or "prev"), the sort value and the id written in a cursor this server signed for this
+    order of this listing (a model's label, e.g. evictions.podeviction)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         signed = base64.urlsafe_b64decode(padded.encode()).decode()
@@ -199,7 +203,12 @@ def decode_cursor(order: Order, cursor: str) -> tuple[str, Any, int]:
         direction, raw, row_id = data["d"], data["v"], data["id"]
     except (ValueError, TypeError, KeyError, UnicodeDecodeError, signing.BadSignature):
         raise InvalidCursor(InvalidCursor.message) from None
-    if data.get("o") != order.name or direction not in ("next", "prev") or not isinstance(row_id, int):
+    if (
+        data.get("l") != listing
+        or data.get("o") != order.name
+        or direction not in ("next", "prev")
+        or not isinstance(row_id, int)
+    ):
         raise InvalidCursor(InvalidCursor.message)
     value: datetime | float | None
     if order.kind == "datetime":
@@ -234,7 +243,7 @@ def keyset_page(queryset: QuerySet[M], order: Order, cursor: str = "", size: int
         queryset = queryset.filter(**{f"{order.field}__isnull": False})
     direction, forward = "next", True
     if cursor:
-        direction, value, row_id = decode_cursor(order, cursor)
+        direction, value, row_id = decode_cursor(order, cursor, queryset.model._meta.label_lower)
         forward = direction == "next"
         queryset = queryset.filter(_after(order, value, row_id, forward))
     descending = order.descending == forward

@@ -214,6 +214,12 @@ def test_a_page_cursor_belongs_to_its_sort_order(many):
         keyset_page(request_history(), REQUEST_ORDERS["oldest"], page.next_cursor, 5)
 
 
+def test_a_page_cursor_belongs_to_its_list(many):
+    cursor = keyset_page(request_history(), REQUEST_ORDERS["newest"], "", 5).next_cursor
+    with pytest.raises(InvalidCursor):
+        keyset_page(pod_history(), POD_ORDERS["newest"], cursor, 5)
+
+
 @pytest.mark.parametrize(
     "cursor",
     ["junk", "eyJvIjoibmV3ZXN0In0", "a" * 300, "%%%", "eyJ"],
