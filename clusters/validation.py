@@ -10,28 +10,14 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from django.core.exceptions import ValidationError
 
+from core.urlguard import forbidden_address_reason, is_metadata_host, literal_address
+
 MAX_URL_LENGTH = 2048
 MAX_CA_BYTES = 256 * 1024
 MAX_CA_CERTIFICATES = 50
 MAX_TOKEN_LENGTH = 16 * 1024
 NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _TOKEN_PATTERN = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: what fits in a header
-
-# Cloud instance-metadata endpoints: reachable from inside most clouds, and never a Kubernetes API.
-_METADATA_HOSTS = {
-    "metadata",
-    "metadata.google.internal",
-    "metadata.goog",
-    "instance-data",
-    "instance-data.ec2.internal",
-    "metadata.azure.internal",
-}
-_METADATA_ADDRESSES = {
-    ipaddress.ip_address("169.254.169.254"),
-    ipaddress.ip_address("169.254.170.2"),
-    ipaddress.ip_address("100.100.100.200"),
-    ipaddress.ip_address("fd00:ec2::254"),
-}
 
 
 def validate_cluster_name(name: str) -> str:
@@ -44,19 +30,6 @@ def validate_cluster_name(name: str) -> str:
             code="invalid",
         )
     return name
-
-
-def forbidden_address_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why Drainboard refuses to connect to this address, or None when it may."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    if address in _METADATA_ADDRESSES:
-        return f"{address} is a cloud metadata address"
-    if address.is_link_local:
-        return f"{address} is a link-local address"
-    if address.is_multicast or address.is_unspecified or address.is_reserved:
-        return f"{address} is not a unicast host address"
-    return None
 
 
 def validate_api_url(url: str, *, allow_http: bool) -> str:
@@ -89,12 +62,9 @@ def validate_api_url(url: str, *, allow_http: bool) -> str:
         raise ValidationError("The URL must not have a query string or fragment.", code="invalid")
     if port == 0:
         raise ValidationError("Port 0 is not a valid port.", code="invalid")
-    if host.lower().rstrip(".") in _METADATA_HOSTS:
+    if is_metadata_host(host):
         raise ValidationError(f"{host} is a cloud metadata host and is always refused.", code="forbidden_host")
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
+    literal = literal_address(host)
     if literal is not None:
         reason = forbidden_address_reason(literal)
         if reason:

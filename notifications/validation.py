@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from clusters.validation import _METADATA_HOSTS, MAX_URL_LENGTH, forbidden_address_reason
+from clusters.validation import MAX_URL_LENGTH
+from core.urlguard import forbidden_address_reason, is_metadata_host, literal_address
 from notifications.events import Event
 
 MAX_NAME_LENGTH = 100
@@ -48,12 +48,9 @@ def validate_webhook_url(url: Any) -> str:
         raise ValidationError("The URL has no host name.", code="invalid")
     if port == 0:
         raise ValidationError("Port 0 is not a valid port.", code="invalid")
-    if host.lower().rstrip(".") in _METADATA_HOSTS:
+    if is_metadata_host(host):
         raise ValidationError("The host is a cloud metadata host and is always refused.", code="forbidden_host")
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
+    literal = literal_address(host)
     # Loopback is allowed as 127.0.0.1 is (Python counts ::1 as reserved, which the shared check refuses).
     if literal is not None and not literal.is_loopback:
         reason = forbidden_address_reason(literal)

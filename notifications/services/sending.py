@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clusters.crypto import SecretUnreadable
-from clusters.validation import forbidden_address_reason
+from core.urlguard import forbidden_address_reason
 from notifications.models import DeliveryStatus, EndpointKind, NotificationDelivery, NotificationEndpoint
 
 logger = logging.getLogger(__name__)
