@@ -218,6 +218,8 @@ RAW_CASES = [
     ("deeply nested JSON", "/api/v1/requests/", _nested(100_000).encode(), "application/json"),
     ("JSON list instead of object", "/api/v1/windows/", b"[1, 2, 3]", "application/json"),
     ("JSON null body", "/api/v1/notification-endpoints/", b"null", "application/json"),
+    # Past DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB): Django's HTML 400 page, not the API's JSON, before the fix.
+    ("body over the upload limit", "/api/v1/clusters/", b'{"name": "' + b"x" * (3 << 20) + b'"}', "application/json"),
 ]
 
 
@@ -227,6 +229,7 @@ def test_api_raw_body_is_a_clear_400(api, url, raw, content_type):
     before = _counts()
     response = api.generic("POST", url, raw, content_type=content_type)
     assert response.status_code == 400, response.content[:500]
+    assert response["Content-Type"] == "application/json", response.content[:500]
     assert response.json()
     assert _counts() == before
 
