@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.permissions import require_perm
@@ -21,6 +22,12 @@ MAX_COUNTDOWN_SECONDS = 60.0
 def authorize(actor: Actor, perm: str) -> None:
     if not isinstance(actor, System):
         require_perm(actor, perm)
+
+
+def not_now(what: str, action: str, status_label: str) -> ValidationError:
+    """An action the object's status does not allow, in a sentence that reads right for every status (not "A
+    awaiting approval request cannot be paused")."""
+    return ValidationError({"status": [f"The {what} cannot be {action}: its status is {status_label.lower()}."]})
 
 
 def endpoint(cluster: Cluster) -> kube.Endpoint:

@@ -31,7 +31,7 @@ from evictions.models import (
     RequestStatus,
 )
 from evictions.outcomes import Next, Outcome, decide
-from evictions.services.common import WORKER, after_commit, authorize, endpoint, notify
+from evictions.services.common import WORKER, after_commit, authorize, endpoint, not_now, notify
 from evictions.services.requests import _require_reason, request_refresh
 
 LATE = "late: claim lost"  # an attempt's outcome when its claim ran out before the answer came (see _record)
@@ -427,7 +427,7 @@ def pod_retry_now(*, actor: Actor, pod_id: int, reason: str = "") -> PodEviction
     with transaction.atomic():
         pod = _locked_pod(pod_id)
         if pod.status not in _RETRYABLE:
-            raise ValidationError({"status": [f"A {pod.get_status_display().lower()} pod cannot be retried."]})
+            raise not_now("pod", "retried", pod.get_status_display())
         was = _make_due(pod, actor)
         audit_record(
             actor=actor,
@@ -450,9 +450,7 @@ def request_retry_now(*, actor: Actor, request_id: int, reason: str = "") -> Evi
     with transaction.atomic():
         request = EvictionRequest.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=request_id)
         if request.status not in REQUEST_RUNNING:
-            raise ValidationError(
-                {"status": [f"A {request.get_status_display().lower()} request has nothing to retry."]}
-            )
+            raise not_now("request", "retried", request.get_status_display())
         pods = list(PodEviction.objects.select_for_update().filter(request=request, status__in=_RETRYABLE))
         if not pods:
             raise ValidationError({"status": ["No pod of this request is waiting or stuck."]})
@@ -476,7 +474,7 @@ def pod_skip(*, actor: Actor, pod_id: int, reason: str) -> PodEviction:
     with transaction.atomic():
         pod = _locked_pod(pod_id)
         if pod.finished or pod.status == PodStatus.TERMINATING:
-            raise ValidationError({"status": [f"A {pod.get_status_display().lower()} pod cannot be skipped."]})
+            raise not_now("pod", "skipped", pod.get_status_display())
         was = pod.status
         pod.status, pod.finished_at, pod.next_attempt_at = PodStatus.SKIPPED, timezone.now(), None
         pod.note = f"Skipped by {actor}: {reason}"[:2000]

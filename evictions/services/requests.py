@@ -30,7 +30,7 @@ from evictions.models import (
 )
 from evictions.planning import Disposition, DrainOptions, Plan, PodTarget, plan_drain, plan_pods
 from evictions.scheduling import StartDecision, StartInputs, decide_start
-from evictions.services.common import WORKER, after_commit, authorize, endpoint, notify
+from evictions.services.common import WORKER, after_commit, authorize, endpoint, not_now, notify
 from evictions.windows import next_opening, open_at
 
 MAX_TARGETS = 500
@@ -599,7 +599,7 @@ def request_pause(*, actor: Actor, request_id: int, reason: str) -> EvictionRequ
     with transaction.atomic():
         request = _locked(request_id)
         if request.status not in (RequestStatus.SCHEDULED, RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION):
-            raise ValidationError({"status": [f"A {request.get_status_display().lower()} request cannot be paused."]})
+            raise not_now("request", "paused", request.get_status_display())
         previous = request.status
         request.status = RequestStatus.PAUSED
         request.pause_kind = PauseKind.PERSON
@@ -686,9 +686,7 @@ def request_cancel(*, actor: Actor, request_id: int, reason: str, uncordon: bool
     with transaction.atomic():
         request = _locked(request_id)
         if request.status not in _ACTIVE and request.status != RequestStatus.AWAITING_APPROVAL:
-            raise ValidationError(
-                {"status": [f"A {request.get_status_display().lower()} request cannot be cancelled."]}
-            )
+            raise not_now("request", "cancelled", request.get_status_display())
         now = timezone.now()
         cancelled = PodEviction.objects.filter(
             request=request, status__in=[*POD_WAITING_TO_TRY, PodStatus.NEEDS_INTERVENTION]

@@ -401,7 +401,8 @@ def test_retry_puts_every_waiting_or_stuck_pod_of_a_request_back_in_line(olga, s
 def test_retry_of_a_finished_request_is_a_400(olga, started):
     client_for(olga).post(f"{URL}{started.pk}/cancel/", {"reason": "not today"}, format="json")
     response = client_for(olga).post(f"{URL}{started.pk}/retry/", {}, format="json")
-    assert response.status_code == 400 and "nothing to retry" in response.json()["status"][0]
+    assert response.status_code == 400
+    assert response.json()["status"] == ["The request cannot be retried: its status is cancelled."]
 
 
 @pytest.mark.parametrize(
@@ -568,3 +569,23 @@ def test_a_request_made_through_the_api_runs_on_a_worker_to_the_end(sim):
     (pod,) = detail["pods"]
     assert pod["status"] == "evicted" and pod["seconds_to_evict"] is not None
     assert [a["http_status"] for a in pod["attempts"]] == [201]
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "words"),
+    [
+        (RequestStatus.AWAITING_APPROVAL, "pause", "The request cannot be paused: its status is awaiting approval."),
+        (RequestStatus.SUCCEEDED, "pause", "The request cannot be paused: its status is succeeded."),
+        (RequestStatus.NEEDS_INTERVENTION, "cancel", None),  # allowed
+        (RequestStatus.REJECTED, "cancel", "The request cannot be cancelled: its status is rejected."),
+        (RequestStatus.AWAITING_APPROVAL, "retry", "The request cannot be retried: its status is awaiting approval."),
+    ],
+)
+def test_an_action_the_status_does_not_allow_says_so_in_a_grammatical_sentence(olga, alice, status, action, words):
+    request = make_request(ClusterFactory(), alice, status=status)
+    response = client_for(olga).post(f"{URL}{request.pk}/{action}/", {"reason": "r"}, format="json")
+    if words is None:
+        assert response.status_code == 200, response.content
+    else:
+        assert response.status_code == 400
+        assert response.json()["status"] == [words]
