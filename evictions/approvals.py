@@ -48,6 +48,16 @@ class Tally:
         return "; ".join(parts) + "."
 
 
+def awaiting_words(tally: Tally) -> str:
+    """The status line of a request still awaiting approval once its policy has changed: what it waits for now."""
+    if tally.rejected_by or not tally.approved:
+        return tally.words()
+    # The bar was lowered after it was submitted. Nothing starts by itself on a policy change: a person decides.
+    if tally.required == 0:
+        return "The approval policy now needs no approval: one approval lets it go ahead, or cancel it."
+    return f"{tally.words()[:-1]}, enough under the changed policy: one more approval lets it go ahead, or cancel it."
+
+
 def policy_allows(
     *, user_id: int, permitted: bool, group_ids: set[int], named_users: set[int], named_groups: set[int]
 ) -> bool:

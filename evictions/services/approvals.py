@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.services import Actor, audit_record
 from clusters.models import Cluster
-from evictions.approvals import Tally, Vote, policy_allows, tally, vote_refusal
+from evictions.approvals import Tally, Vote, awaiting_words, policy_allows, tally, vote_refusal
 from evictions.models import (
     DEFAULT_APPROVAL_VALID_MINUTES,
     Approval,
@@ -135,12 +135,18 @@ def policy_set(*, actor: Actor, cluster_id: int | None, data: PolicyInput) -> Ap
         policy.save()
         policy.approver_groups.set(groups)
         policy.approver_users.set(users)
+        reworded = _reword_awaiting(cluster_id)
         audit_record(
             actor=actor,
             action="policy.update",
             target=policy,
             cluster=cluster,
-            details={"scope": cluster.name if cluster else "default", "before": before, "after": _policy_json(policy)},
+            details={
+                "scope": cluster.name if cluster else "default",
+                "before": before,
+                "after": _policy_json(policy),
+                "awaiting_requests_reworded": reworded,
+            },
         )
     return policy
 
@@ -155,7 +161,32 @@ def policy_reset(*, actor: Actor, cluster_id: int) -> None:
         before = _policy_json(policy)
         cluster = policy.cluster
         policy.delete()
-        audit_record(actor=actor, action="policy.reset", target=cluster, cluster=cluster, details={"before": before})
+        reworded = _reword_awaiting(cluster_id)
+        audit_record(
+            actor=actor,
+            action="policy.reset",
+            target=cluster,
+            cluster=cluster,
+            details={"before": before, "awaiting_requests_reworded": reworded},
+        )
+
+
+def _reword_awaiting(cluster_id: int | None) -> list[int]:
+    """Rewrite the status line of the requests awaiting approval under a policy that just changed (a cluster's own,
+    or the default for clusters without one), so none still says what the old policy needed. The ids changed."""
+    awaiting = EvictionRequest.objects.filter(status=RequestStatus.AWAITING_APPROVAL)
+    if cluster_id is None:
+        awaiting = awaiting.filter(cluster__approval_policy__isnull=True)
+    else:
+        awaiting = awaiting.filter(cluster_id=cluster_id)
+    changed = []
+    for request in awaiting.select_for_update(of=("self",)).order_by("pk"):
+        words = awaiting_words(request_tally(request))[:2000]
+        if request.status_reason != words:
+            request.status_reason = words
+            request.save(update_fields=["status_reason", "updated_at"])
+            changed.append(request.pk)
+    return changed
 
 
 # ---- votes on a request -----------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from evictions.approvals import Vote, tally, vote_refusal
+from evictions.approvals import Vote, awaiting_words, tally, vote_refusal
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
@@ -66,3 +66,22 @@ def test_which_votes_count(votes, required, approved, valid, words):
 def test_the_oldest_valid_approval_says_until_when_the_request_may_start():
     result = tally([vote("adam", 50), vote("alice", 10)], required=2, valid_minutes=60, now=NOW)
     assert result.oldest_valid_until == NOW + timedelta(minutes=10)
+
+
+@pytest.mark.parametrize(
+    ("votes", "required", "words"),
+    [
+        ([], 2, "0 of 2 approval(s); needs 2 more."),
+        ([vote("adam", 5)], 2, "1 of 2 approval(s); needs 1 more."),
+        ([vote("adam", 61)], 1, "0 of 1 approval(s); expired: adam; needs 1 more."),
+        ([vote("alice", 2, "reject")], 1, "Rejected by alice."),
+        ([], 0, "The approval policy now needs no approval: one approval lets it go ahead, or cancel it."),
+        (
+            [vote("adam", 5)],
+            1,
+            "1 of 1 approval(s), enough under the changed policy: one more approval lets it go ahead, or cancel it.",
+        ),
+    ],
+)
+def test_what_an_awaiting_request_says_after_its_policy_changed(votes, required, words):
+    assert awaiting_words(tally(votes, required=required, valid_minutes=60, now=NOW)) == words

@@ -289,3 +289,48 @@ def test_an_approved_delete_the_cluster_refuses_stays_approved_and_the_approver_
         retried = pod_services.pod_delete_approve(actor=adam, pod_id=pod.pk)  # the same vote, tried again
     assert retried.status == PodStatus.TERMINATING and retried.delete_requested_at is None
     assert Approval.objects.filter(pod=pod).count() == 1
+
+
+# ---- a changed policy rewrites what awaiting requests say --------------------------------------------------------
+
+
+def test_a_changed_policy_rewrites_the_words_of_the_requests_awaiting_under_it(rita, cluster):
+    needs(cluster, 1)
+    request = submit(rita, cluster)
+    assert request.status_reason == "Needs 1 approval(s) from another person."
+    needs(cluster, 2)
+    request.refresh_from_db()
+    assert request.status == RequestStatus.AWAITING_APPROVAL
+    assert request.status_reason == "0 of 2 approval(s); needs 2 more."
+    event = AuditEvent.objects.filter(action="policy.update").latest("sequence")
+    assert event.details["awaiting_requests_reworded"] == [request.pk]
+
+
+def test_a_policy_lowered_to_none_leaves_the_request_waiting_for_a_person_and_says_so(rita, cluster):
+    needs(cluster, 1)
+    request = submit(rita, cluster)
+    needs(cluster, 0)
+    request.refresh_from_db()
+    assert request.status == RequestStatus.AWAITING_APPROVAL  # nothing starts by itself on a policy change
+    assert "now needs no approval" in request.status_reason
+
+
+def test_the_default_policy_rewrites_only_requests_on_clusters_without_their_own(rita, cluster, sim):
+    other = register_sim(sim, name="other", qps_limit=50)
+    policy_set(actor=System("test"), cluster_id=None, data=PolicyInput(required_approvals=1))
+    needs(other, 1)
+    on_default, on_own = submit(rita, cluster), submit(rita, other, node="node-3")
+    policy_set(actor=System("test"), cluster_id=None, data=PolicyInput(required_approvals=3))
+    on_default.refresh_from_db()
+    on_own.refresh_from_db()
+    assert on_default.status_reason == "0 of 3 approval(s); needs 3 more."
+    assert on_own.status_reason == "Needs 1 approval(s) from another person."
+
+
+def test_resetting_a_clusters_policy_rewrites_its_awaiting_requests_to_the_default(rita, cluster):
+    policy_set(actor=System("test"), cluster_id=None, data=PolicyInput(required_approvals=2))
+    needs(cluster, 1)
+    request = submit(rita, cluster)
+    approval_services.policy_reset(actor=System("test"), cluster_id=cluster.pk)
+    request.refresh_from_db()
+    assert request.status_reason == "0 of 2 approval(s); needs 2 more."
