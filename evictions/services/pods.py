@@ -587,10 +587,23 @@ def pod_delete_approve(*, actor: Actor, pod_id: int, comment: str = "") -> PodEv
         asked_at = pod.delete_requested_at
         if approvals < needed:
             return pod
+        # Everyone whose approval made the delete, in the order they voted, not only the last one.
+        approvers = [
+            a.approver.get_username()
+            for a in Approval.objects.filter(pod=pod, decision=Decision.APPROVE)
+            .select_related("approver")
+            .order_by("created_at", "pk")
+        ]
         # Taken off the inbox before the call, so that two approvers at once do not both delete.
         PodEviction.objects.filter(pk=pod.pk).update(delete_requested_at=None)
     try:
-        return _delete_directly(actor, pod_id, f"{reason} (asked by {asked_by}, approved by {actor})", grace)
+        return _delete_directly(
+            actor,
+            pod_id,
+            f"{reason} (asked by {asked_by}, approved by {_names(approvers)})",
+            grace,
+            approved_by=approvers,
+        )
     except ValidationError:
         PodEviction.objects.filter(pk=pod_id, delete_requested_at__isnull=True).update(delete_requested_at=asked_at)
         raise
@@ -643,7 +656,13 @@ def _check_delete_vote(actor: Actor, pod: PodEviction, allowed: bool) -> None:
     raise ValidationError({"approval": [refusal]})
 
 
-def _delete_directly(actor: Actor, pod_id: int, reason: str, grace_period_seconds: int | None) -> PodEviction:
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _delete_directly(
+    actor: Actor, pod_id: int, reason: str, grace_period_seconds: int | None, approved_by: list[str] | None = None
+) -> PodEviction:
     from evictions.tasks import follow_request
 
     pod = PodEviction.objects.select_related("request__cluster").get(pk=pod_id)
@@ -670,6 +689,8 @@ def _delete_directly(actor: Actor, pod_id: int, reason: str, grace_period_second
             "grace_period_seconds": grace_period_seconds,
             "http_status": answer.status,
         }
+        if approved_by is not None:
+            details["approved_by"] = approved_by
         if answer.status in (200, 202):
             pod.status, pod.next_attempt_at = PodStatus.TERMINATING, None
             pod.eviction_accepted_at = timezone.now()

@@ -291,6 +291,27 @@ def test_an_approved_delete_the_cluster_refuses_stays_approved_and_the_approver_
     assert Approval.objects.filter(pod=pod).count() == 1
 
 
+def test_a_direct_delete_approved_by_two_people_names_both(
+    rita, olga, adam, cluster, sim, django_capture_on_commit_callbacks
+):
+    needs(cluster, 2, delete_needs_approval=True)
+    request = submit(rita, cluster, node="node-3")
+    for approver in (adam, UserFactory(username="bella", roles=["approver"])):
+        request_approve(actor=approver, request_id=request.pk)
+    with django_capture_on_commit_callbacks():
+        request_start(request_id=request.pk)
+    pod = PodEviction.objects.filter(request=request, status=PodStatus.PENDING).order_by("pk").first()
+    pod_services.pod_force_delete(actor=olga, pod_id=pod.pk, reason="stuck", confirm_name=pod.name)
+    pod_services.pod_delete_approve(actor=adam, pod_id=pod.pk)
+    bella = UserFactory._meta.model.objects.get(username="bella")
+    with django_capture_on_commit_callbacks():
+        deleted = pod_services.pod_delete_approve(actor=bella, pod_id=pod.pk)
+    assert deleted.status == PodStatus.TERMINATING
+    assert deleted.note == "Deleted directly by bella: stuck (asked by olga, approved by adam and bella)"
+    event = AuditEvent.objects.get(action="pod.force_delete")
+    assert event.details["approved_by"] == ["adam", "bella"]
+
+
 # ---- a changed policy rewrites what awaiting requests say --------------------------------------------------------
 
 
