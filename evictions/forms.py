@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.roles import ROLES
@@ -451,3 +453,21 @@ class PolicyForm(forms.Form):
             approval_valid_minutes=data["approval_valid_minutes"],
             windows_only=data["windows_only"],
         )
+
+
+# The plan names the drain options as the API does (`use force`); a page names them by the form's boxes. Not next to
+# a letter, dot, slash or hyphen, so that a pod called force or a namespace force-app is left alone.
+_OPTION_NAME = re.compile(r"(?<![\w./-])(ignore_daemonsets|delete_emptydir_data|force)(?![\w./-])")
+
+
+def in_form_words(text: str) -> str:
+    """A planning message as the request form says it: 'use force' → 'use “Force: also pods without a controller”'."""
+    return _OPTION_NAME.sub(lambda match: f"“{RequestForm.base_fields[match.group(1)].label}”", str(text))
+
+
+def error_in_form_words(error: ValidationError) -> ValidationError:
+    if hasattr(error, "error_dict"):
+        return ValidationError(
+            {field: [in_form_words(m) for m in messages] for field, messages in error.message_dict.items()}
+        )
+    return ValidationError([in_form_words(m) for m in error.messages])

@@ -37,6 +37,7 @@ from evictions.forms import (
     SkipForm,
     VoteForm,
     WindowForm,
+    error_in_form_words,
     requester_names,
 )
 from evictions.history import (
@@ -172,7 +173,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 return redirect("request-detail", pk=created.pk)
             plan = request_services.request_preview(actor=request.user, data=data).to_json()
         except ValidationError as error:
-            add_errors(form, error)
+            add_errors(form, error_in_form_words(error))
     return render(request, "evictions/new.html", {"form": form, "plan": plan})
 
 

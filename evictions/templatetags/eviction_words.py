@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from django import template
 
+from evictions.forms import in_form_words
+
 register = template.Library()
+
+
+@register.filter
+def form_words(text: str | None) -> str:
+    """A plan's message with the drain options named by the request form's labels instead of the API's fields."""
+    return in_form_words(text) if text else ""
 
 
 @register.filter

@@ -191,8 +191,10 @@ def test_preview_without_the_options_shows_kubectls_refusals_in_red(rita_client,
     form = drain_form(cluster, ignore_daemonsets=None, delete_emptydir_data=None, force=None)
     html = rita_client.post(reverse("request-new"), form).content.decode()
     assert 'id="plan-errors"' in html
-    assert "cannot delete DaemonSet-managed Pods (use ignore_daemonsets)" in html
-    assert "cannot delete Pods that declare no controller (use force)" in html
+    # In the form's words: the page has boxes, not the API's option names.
+    assert "cannot delete DaemonSet-managed Pods (use “Ignore DaemonSet-managed pods”)" in html
+    assert "cannot delete Pods that declare no controller (use “Force: also pods without a controller”)" in html
+    assert "use force" not in html and "ignore_daemonsets)" not in html
     assert EvictionRequest.objects.count() == 0
 
 
@@ -236,7 +238,7 @@ def test_submit_refused_by_the_plan_shows_why_and_stores_nothing(rita_client, cl
     form = drain_form(cluster, action="submit", force=None)
     response = rita_client.post(reverse("request-new"), form)
     assert response.status_code == 200
-    assert "use force" in " ".join(response.context["form"].non_field_errors())
+    assert "(use “Force: also pods without a controller”)" in " ".join(response.context["form"].non_field_errors())
     assert EvictionRequest.objects.count() == 0
 
 
