@@ -314,6 +314,8 @@ def test_verify_now_queues_a_long_chain_for_a_worker_and_the_page_says_so(
     send.assert_called_once_with("audit.tasks.verify_chain_full")
     assert "queued" in html
     assert "Whole-chain verification queued" in admin_client.get("/audit/").content.decode()
+    polled = admin_client.get("/audit/chain-state/").content.decode()  # the section polls itself while queued
+    assert 'hx-trigger="every 5s"' in polled and "Whole-chain verification queued" in polled
     from audit.tasks import verify_chain_full
 
     verify_chain_full()
