@@ -13,6 +13,19 @@ from typing import Any
 GENESIS_HASH = "0" * 64
 
 
+def new_digest() -> Any:
+    """A running SHA-256 over the stored (sequence, prev_hash, hash) of each event, in chain order.
+
+    The checkpoint keeps it for the verified run, so a later check re-reads three short columns instead of recomputing
+    every HMAC to notice that a stored hash or link below the checkpoint changed, or that a row went missing.
+    """
+    return hashlib.sha256()
+
+
+def digest_line(sequence: int, prev_hash: str, hash_: str) -> bytes:
+    return f"{sequence}:{prev_hash}:{hash_}\n".encode()
+
+
 def canonical(fields: dict[str, Any]) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
@@ -87,10 +100,12 @@ def verify(
     *,
     start_hash: str | None = None,
     start_sequence: int | None = None,
+    digest: Any = None,
 ) -> Verification:
     """Walk events in sequence order from start_sequence, the first continuing from start_hash.
 
     start_hash is the genesis hash for a chain that starts at #1, the anchor after retention, or a checkpoint's hash.
+    digest (from new_digest) is fed each event that verifies, so it ends covering exactly the verified run.
     """
     expected_prev = start_hash
     expected_sequence = start_sequence
@@ -98,7 +113,7 @@ def verify(
     last: int | None = None
     last_hash = ""
     for event in events:
-        pk = getattr(event, "pk", None)
+        pk = getattr(event, "id", None)
         if expected_sequence is not None and event.sequence != expected_sequence:
             missing = f"#{expected_sequence}" + (
                 f" to #{event.sequence - 1}" if event.sequence > expected_sequence + 1 else ""
@@ -113,6 +128,8 @@ def verify(
         if not hmac.compare_digest(event_hash(key, event_fields(event), event.prev_hash), event.hash):
             problem = "hash does not match the event's content"
             return Verification(False, checked, last, event.sequence, problem, pk, last_hash)
+        if digest is not None:
+            digest.update(digest_line(event.sequence, event.prev_hash, event.hash))
         expected_prev = event.hash
         expected_sequence = event.sequence + 1
         checked += 1

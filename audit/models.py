@@ -76,18 +76,39 @@ class AuditChainHead(models.Model):
         return f"audit chain head at #{self.last_sequence}"
 
 
+class VerificationScope(models.TextChoices):
+    """What the last check recomputed."""
+
+    FULL = "full", "the whole chain"
+    NEW = "new", "new events; earlier ones by the digest of their stored hashes"
+    FALLBACK = "fallback", "the whole chain, because the digest of earlier events had changed"
+
+
 class AuditVerification(models.Model):
     """The single row holding how far the chain is verified, where it broke, and where it starts after retention.
 
-    Verifying a million events on every page load is too slow, so `audit_verify` and a periodic task advance
-    this checkpoint and the audit page shows it.
+    Recomputing a million HMACs on every page load is too slow, so a periodic task checks new events (and the older
+    ones by a digest of their stored hashes), a daily task and "Verify now" recompute the whole chain, and the audit
+    page shows this row. docs/RELIABILITY.md says what each check catches.
     """
 
     # The last event known good, and its hash: the next run continues from there.
     verified_sequence = models.BigIntegerField(null=True, blank=True)
     verified_hash = models.CharField(max_length=64, blank=True)
     verified_count = models.BigIntegerField(default=0)
+    # SHA-256 over the stored (sequence, prev_hash, hash) of every event from the chain's start to verified_sequence
+    # (audit.chain.new_digest): the next incremental check re-reads those columns and compares.
+    verified_digest = models.CharField(max_length=64, blank=True)
     checked_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(max_length=16, choices=VerificationScope.choices, blank=True)
+    # The first event whose HMAC the last check recomputed (events before it were checked by the digest).
+    recomputed_from = models.BigIntegerField(null=True, blank=True)
+    # The last check that recomputed every event from the chain's start to its head and found it intact.
+    full_verified_at = models.DateTimeField(null=True, blank=True)
+    full_verified_sequence = models.BigIntegerField(null=True, blank=True)
+    full_verified_count = models.BigIntegerField(default=0)
+    # "Verify now" on a long chain hands the whole-chain check to a worker; set until that check stores its result.
+    full_requested_at = models.DateTimeField(null=True, blank=True)
     # The first event that does not verify (its database id and sequence), or the tail that is missing.
     broken_event_id = models.BigIntegerField(null=True, blank=True)
     broken_sequence = models.BigIntegerField(null=True, blank=True)

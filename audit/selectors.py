@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from audit.chain import GENESIS_HASH, Verification, verify
+from audit.chain import GENESIS_HASH, Verification, digest_line, new_digest, verify
 from audit.models import AuditChainHead, AuditEvent, AuditVerification
 
 REQUEST_TYPE = "evictions.evictionrequest"
@@ -38,7 +38,9 @@ HASHED_COLUMNS = (
     "prev_hash",
     "hash",
 )
+# Rows per read while verifying: whole rows (HMACs), or three short columns (the digest of stored hashes).
 VERIFY_CHUNK = 2000
+DIGEST_CHUNK = 20_000
 
 
 # ---- search ---------------------------------------------------------------------------------------------------------
@@ -304,22 +306,42 @@ def chain_head_sequence() -> int:
     return AuditChainHead.objects.filter(pk=1).values_list("last_sequence", flat=True).first() or 0
 
 
-def chain_events(*, from_sequence: int, through_sequence: int, limit: int | None = None) -> Iterator[AuditEvent]:
-    """Events in chain order, streamed (a server-side cursor on PostgreSQL)."""
-    events = AuditEvent.objects.filter(sequence__gte=from_sequence, sequence__lte=through_sequence)
-    events = events.order_by("sequence").only(*HASHED_COLUMNS)
-    if limit is not None:
-        events = events[:limit]
-    return events.iterator(chunk_size=VERIFY_CHUNK)
+def chain_events(*, from_sequence: int, through_sequence: int, limit: int | None = None) -> Iterator[Any]:
+    """Events in chain order, read in keyset batches (`sequence > last read … LIMIT VERIFY_CHUNK`).
+
+    Memory holds one batch whatever the length of the chain, and no query or cursor stays open between batches
+    (no server-side cursor, no long transaction). Rows are plain named tuples of the hashed columns: a million model
+    instances would cost more than the HMACs.
+    """
+    after = from_sequence - 1
+    remaining = limit
+    while remaining is None or remaining > 0:
+        size = VERIFY_CHUNK if remaining is None else min(VERIFY_CHUNK, remaining)
+        batch = list(
+            AuditEvent.objects.filter(sequence__gt=after, sequence__lte=through_sequence)
+            .order_by("sequence")
+            .values_list(*HASHED_COLUMNS, named=True)[:size]
+        )
+        yield from batch
+        if len(batch) < size:
+            return
+        after = batch[-1].sequence
+        if remaining is not None:
+            remaining -= len(batch)
 
 
-def chain_walk(*, from_sequence: int, from_hash: str, through_sequence: int, limit: int | None = None) -> Verification:
-    """Verify the events from_sequence..through_sequence; a missing tail (rows removed at the end) is a break too."""
+def chain_walk(
+    *, from_sequence: int, from_hash: str, through_sequence: int, limit: int | None = None, digest: Any = None
+) -> Verification:
+    """Verify the events from_sequence..through_sequence; a missing tail (rows removed at the end) is a break too.
+
+    digest, when given, is fed every event that verifies (audit.chain.new_digest)."""
     result = verify(
         settings.AUDIT_HMAC_KEY,
         chain_events(from_sequence=from_sequence, through_sequence=through_sequence, limit=limit),
         start_hash=from_hash,
         start_sequence=from_sequence,
+        digest=digest,
     )
     if not result.ok:
         return result
@@ -330,6 +352,27 @@ def chain_walk(*, from_sequence: int, from_hash: str, through_sequence: int, lim
         problem = f"events {missing} are missing (the chain head is at #{through_sequence})"
         return Verification(False, result.checked, result.last_sequence, reached + 1, problem, None, result.last_hash)
     return result
+
+
+def chain_digest(*, from_sequence: int, through_sequence: int) -> Any:
+    """The digest (audit.chain.new_digest) of the stored sequence, prev_hash and hash of from..through, as they are now.
+
+    One pass over three short columns in keyset batches: no HMAC, no details. Equal to the checkpoint's digest means
+    no stored hash, link or sequence in that range changed and no row went missing or was added; it cannot see
+    content changed with its stored hash left alone (only recomputing the HMAC can: the whole-chain check)."""
+    digest = new_digest()
+    after = from_sequence - 1
+    while True:
+        batch = list(
+            AuditEvent.objects.filter(sequence__gt=after, sequence__lte=through_sequence)
+            .order_by("sequence")
+            .values_list("sequence", "prev_hash", "hash")[:DIGEST_CHUNK]
+        )
+        for sequence, prev_hash, hash_ in batch:
+            digest.update(digest_line(sequence, prev_hash, hash_))
+        if len(batch) < DIGEST_CHUNK:
+            return digest
+        after = batch[-1][0]
 
 
 def anchor_problem(state: AuditVerification) -> str:

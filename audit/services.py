@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,9 +16,16 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from audit import export
-from audit.chain import Verification, event_hash, hashed_fields
-from audit.models import ActorType, AuditChainHead, AuditEvent, AuditVerification
-from audit.selectors import anchor_problem, chain_head_sequence, chain_start, chain_walk
+from audit.chain import Verification, event_hash, hashed_fields, new_digest
+from audit.models import ActorType, AuditChainHead, AuditEvent, AuditVerification, VerificationScope
+from audit.selectors import (
+    anchor_problem,
+    audit_verification_state,
+    chain_digest,
+    chain_head_sequence,
+    chain_start,
+    chain_walk,
+)
 from config.request_id import current_request_id
 
 
@@ -115,48 +123,108 @@ def audit_record(
 
 # ---- verification checkpoint ----------------------------------------------------------------------------------------
 
-VERIFY_NOW_LIMIT = 50_000  # events per "Verify now" click: a page request stays short
+# "Verify now" recomputes the whole chain inside the page request up to this many events (a few seconds, see
+# docs/PERFORMANCE.md); a longer chain is handed to a worker and the page says so.
+VERIFY_NOW_INLINE_LIMIT = 100_000
+VERIFY_FULL_TASK = "audit.tasks.verify_chain_full"
 
 
 def audit_verification_advance(*, limit: int | None = None, full: bool = False) -> AuditVerification:
-    """Verify the chain from the checkpoint on (from its start when full) and store how far it holds or where it breaks.
+    """Check the chain and store the result as the checkpoint the audit page shows.
 
-    Work is bounded by limit (events); the next call continues. A break is re-checked from the last good event
-    each time, so restoring the row clears it.
+    full: recompute every event's HMAC from the chain's start (or retention anchor) to its head.
+    Otherwise (incremental): re-read the stored sequence, prev_hash and hash of the events up to the checkpoint and
+    compare their digest with the checkpoint's; if it matches, recompute the HMACs of the events after it (at most
+    limit, the next call continues); if it differs, recompute the whole chain to name the first broken event.
+    A break is re-checked on the next call, so restoring the row clears it.
+
+    The walk runs outside any transaction (reads in keyset batches; on SQLite the write lock is not held for it);
+    only storing the result locks the checkpoint row.
     """
-    with transaction.atomic():
-        state, _ = AuditVerification.objects.select_for_update().get_or_create(pk=1)
-        start, start_hash = chain_start(state)
-        head = chain_head_sequence()
-        resume = (
-            not full
-            and state.verified_sequence is not None
-            and state.verified_sequence >= start
-            and AuditEvent.objects.filter(sequence=state.verified_sequence, hash=state.verified_hash).exists()
-        )
-        problem = anchor_problem(state)
-        if problem:
-            result = Verification(False, 0, None, start, problem)
-        elif resume:
-            assert state.verified_sequence is not None
+    seen = audit_verification_state()
+    start, start_hash = chain_start(seen)
+    head = chain_head_sequence()
+    digest = new_digest()
+    scope = VerificationScope.FULL
+    problem = anchor_problem(seen)
+    continued = False
+    checkpoint = seen.verified_sequence
+    if problem:
+        result = Verification(False, 0, None, start, problem)
+    else:
+        if not full and seen.verified_digest and checkpoint is not None and checkpoint >= start:
+            earlier = chain_digest(from_sequence=start, through_sequence=checkpoint)
+            if hmac.compare_digest(earlier.hexdigest(), seen.verified_digest):
+                digest, continued, scope = earlier, True, VerificationScope.NEW
+            else:
+                scope = VerificationScope.FALLBACK
+        if continued:
+            assert checkpoint is not None
             result = chain_walk(
-                from_sequence=state.verified_sequence + 1,
-                from_hash=state.verified_hash,
+                from_sequence=checkpoint + 1,
+                from_hash=seen.verified_hash,
                 through_sequence=head,
                 limit=limit,
+                digest=digest,
             )
         else:
-            result = chain_walk(from_sequence=start, from_hash=start_hash, through_sequence=head, limit=limit)
-        if not resume:
-            state.verified_sequence, state.verified_hash, state.verified_count = None, "", 0
-        if result.last_sequence is not None:
-            state.verified_sequence, state.verified_hash = result.last_sequence, result.last_hash
-        state.verified_count += result.checked
+            bounded = None if full or scope == VerificationScope.FALLBACK else limit
+            result = chain_walk(
+                from_sequence=start, from_hash=start_hash, through_sequence=head, limit=bounded, digest=digest
+            )
+    now = timezone.now()
+    with transaction.atomic():
+        state, _ = AuditVerification.objects.select_for_update().get_or_create(pk=1)
+        if state.anchor_sequence != seen.anchor_sequence:
+            return state  # retention moved the chain's start during the walk: the next check starts from the anchor
+        if state.checked_at != seen.checked_at and state.broken and result.ok:
+            return state  # a concurrent check found a break: a check that started before it never clears it
+        base_sequence, base_hash, base_count = (
+            (seen.verified_sequence, seen.verified_hash, seen.verified_count) if continued else (None, "", 0)
+        )
+        state.verified_sequence = result.last_sequence if result.last_sequence is not None else base_sequence
+        state.verified_hash = result.last_hash or base_hash
+        state.verified_count = base_count + result.checked
+        state.verified_digest = digest.hexdigest() if state.verified_sequence is not None else ""
         state.broken_event_id = None if result.ok else result.broken_id
         state.broken_sequence = None if result.ok else result.broken_sequence
         state.problem = "" if result.ok else result.problem
-        state.checked_at = timezone.now()
+        state.scope = scope
+        state.recomputed_from = checkpoint + 1 if continued and checkpoint is not None else start
+        state.checked_at = now
+        if not continued:
+            whole = result.ok and (state.verified_sequence or start - 1) >= head
+            if whole:
+                state.full_verified_at = now
+                state.full_verified_sequence = state.verified_sequence
+                state.full_verified_count = state.verified_count
+            if whole or not result.ok:
+                state.full_requested_at = None
         state.save()
+    return state
+
+
+def send_verify_task(name: str) -> None:
+    """Enqueue an audit task by name (no import of audit.tasks here: it imports this module)."""
+    from celery import current_app
+
+    current_app.send_task(name)
+
+
+def audit_chain_verify_now() -> AuditVerification:
+    """ "Verify now": recompute the whole chain in this request when it is short, else queue it for a worker.
+
+    The page request stays within the web server's timeout either way; the checkpoint's full_requested_at tells the
+    page that a worker has the whole-chain check."""
+    state = audit_verification_state()
+    start, _ = chain_start(state)
+    if chain_head_sequence() - start + 1 <= VERIFY_NOW_INLINE_LIMIT:
+        return audit_verification_advance(full=True)
+    with transaction.atomic():
+        state, _ = AuditVerification.objects.select_for_update().get_or_create(pk=1)
+        state.full_requested_at = timezone.now()
+        state.save(update_fields=["full_requested_at"])
+        transaction.on_commit(lambda: send_verify_task(VERIFY_FULL_TASK))
     return state
 
 
@@ -190,7 +258,7 @@ def audit_retain(*, actor: Actor, older_than: datetime, export_to: Path, fmt: st
     through = AuditEvent.objects.filter(created_at__lt=older_than).aggregate(last=Max("sequence"))["last"]
     if through is None:
         return RetentionResult(0, None, "", None, "", None)
-    state = audit_verification_advance()
+    state = audit_verification_advance(full=True)  # nothing is removed without recomputing its HMAC first
     if state.broken and state.broken_sequence is not None and state.broken_sequence <= through:
         where = f"event id {state.broken_event_id}, " if state.broken_event_id else ""
         raise RetentionRefused(
@@ -216,7 +284,13 @@ def audit_retain(*, actor: Actor, older_than: datetime, export_to: Path, fmt: st
         if removed != exported:
             raise RetentionRefused(f"{removed} events to remove but {exported} exported; nothing was removed")
         state.anchor_sequence, state.anchor_hash, state.anchored_at = through + 1, last_removed, timezone.now()
-        state.verified_count = max(0, state.verified_count - removed)
+        # The checkpoint's digest covered the removed events: it now covers the kept ones verified before.
+        if state.verified_sequence is not None and state.verified_sequence > through:
+            kept = chain_digest(from_sequence=through + 1, through_sequence=state.verified_sequence)
+            state.verified_digest = kept.hexdigest()
+            state.verified_count = state.verified_sequence - through
+        else:
+            state.verified_sequence, state.verified_hash, state.verified_digest, state.verified_count = None, "", "", 0
         state.save()
         event = audit_record(
             actor=actor,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
@@ -18,9 +20,10 @@ from audit.selectors import (
     audit_search,
     audit_verification_state,
     chain_head_sequence,
+    chain_start,
     event_rows,
 )
-from audit.services import VERIFY_NOW_LIMIT, audit_verification_advance
+from audit.services import VERIFY_NOW_INLINE_LIMIT, audit_chain_verify_now
 
 VIEW = "audit.view_auditevent"
 VERIFY = "audit.verify_auditevent"
@@ -28,9 +31,10 @@ PAGE_SIZE = 50
 
 
 def cluster_names() -> list[str]:
-    from clusters.models import Cluster
+    from django.apps import apps
 
-    return list(Cluster.objects.order_by("name").values_list("name", flat=True)[:500])
+    clusters = apps.get_model("clusters", "Cluster")  # by name: audit does not import a higher app's models
+    return list(clusters.objects.order_by("name").values_list("name", flat=True)[:500])
 
 
 @login_required
@@ -49,8 +53,6 @@ def audit_index(request: HttpRequest) -> HttpResponse:
     for key in ("before", "after"):
         query.pop(key, None)
     searched = any(form.data.get(name) for name in form.fields)
-    verification = audit_verification_state()
-    head = chain_head_sequence()
     context = {
         "form": form,
         "searched": searched,
@@ -58,12 +60,37 @@ def audit_index(request: HttpRequest) -> HttpResponse:
         "rows": event_rows(page.events),
         "empty_text": "No events match this search." if searched else "No events yet.",
         "query": query.urlencode(),
-        "verification": verification,
-        "unverified": max(0, head - (verification.verified_sequence or 0)) if verification.checked_at else 0,
-        "verify_limit": f"{VERIFY_NOW_LIMIT:,}",
         "cluster_names": cluster_names(),
+        **chain_state_context(),
     }
     return render(request, "audit/index.html", context)
+
+
+def chain_state_context() -> dict[str, Any]:
+    """What the last check verified, and how: the whole chain recomputed, or new events and a digest of the rest."""
+    verification = audit_verification_state()
+    head = chain_head_sequence()
+    first, _ = chain_start(verification)
+    recomputed_from = verification.recomputed_from if verification.recomputed_from is not None else first
+    return {
+        "verification": verification,
+        "verified_count": f"{verification.verified_count:,}",
+        "full_verified_count": f"{verification.full_verified_count:,}",
+        "whole": verification.full_verified_at is not None and verification.full_verified_at == verification.checked_at,
+        "chain_first": first,
+        "recomputed_from": recomputed_from,
+        "digest_through": recomputed_from - 1,
+        "new_checked": (verification.verified_sequence or 0) >= recomputed_from,
+        "unverified": max(0, head - (verification.verified_sequence or 0)) if verification.checked_at else 0,
+        "verify_inline_limit": f"{VERIFY_NOW_INLINE_LIMIT:,}",
+    }
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def audit_chain_state(request: HttpRequest) -> HttpResponse:
+    """The chain-state section alone: the page polls it while a queued whole-chain check runs."""
+    return render(request, "audit/_chain_state.html", chain_state_context())
 
 
 def streamed_export(filters: AuditFilters, fmt: str) -> StreamingHttpResponse:
@@ -91,9 +118,13 @@ def audit_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
 @require_POST
 @permission_required(VERIFY, raise_exception=True)
 def audit_verify_now(request: HttpRequest) -> HttpResponse:
-    state = audit_verification_advance(limit=VERIFY_NOW_LIMIT)
+    state = audit_chain_verify_now()
     if state.broken:
         messages.error(request, "The audit chain does not verify; see below.")
+    elif state.full_requested_at is not None:
+        messages.info(request, "The chain is long: its whole-chain verification is queued for a worker; see below.")
     else:
-        messages.success(request, f"Verified up to event #{state.verified_sequence or 0}.")
+        messages.success(
+            request, f"Whole chain verified: {state.verified_count:,} events, up to #{state.verified_sequence or 0}."
+        )
     return redirect("audit")

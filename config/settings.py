@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
@@ -56,6 +57,10 @@ if len(AUDIT_HMAC_KEY) < 32:
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 0, minimum=0)
 # How often beat advances the audit chain's verification checkpoint.
 AUDIT_VERIFY_INTERVAL_SECONDS = env_int("AUDIT_VERIFY_INTERVAL_SECONDS", 300, minimum=10)
+# The hour (UTC) at which beat recomputes the whole chain every day.
+AUDIT_FULL_VERIFY_HOUR = env_int("AUDIT_FULL_VERIFY_HOUR", 3, minimum=0)
+if AUDIT_FULL_VERIFY_HOUR > 23:
+    raise ImproperlyConfigured("AUDIT_FULL_VERIFY_HOUR must be an hour from 0 to 23 (UTC)")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
@@ -161,6 +166,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
+# The database handler, plus the audit event of each lock-out in the same transaction.
+AXES_HANDLER = "accounts.lockout.AuditedAxesHandler"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC") or "UTC"
@@ -367,5 +374,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.verify_chain",
         "schedule": float(AUDIT_VERIFY_INTERVAL_SECONDS),
         "options": {"expires": AUDIT_VERIFY_INTERVAL_SECONDS},
+    },
+    # Every event's HMAC recomputed from the chain's start: the periodic check above only recomputes new events.
+    "audit-verify-full": {
+        "task": "audit.tasks.verify_chain_full",
+        "schedule": crontab(minute=0, hour=AUDIT_FULL_VERIFY_HOUR),
+        "options": {"expires": 6 * 3600},
     },
 }

@@ -119,6 +119,7 @@ MATRIX = [
     ("view request detail", "page", "get", lambda w: f"/requests/{w['running'].pk}/", None, READ),
     ("export audit csv", "api", "get", lambda w: "/api/v1/audit/export.csv", None, READ),
     ("export audit csv", "page", "get", lambda w: "/audit/export.csv", None, READ),
+    ("audit chain state", "page", "get", lambda w: "/audit/chain-state/", None, READ),
     # request
     (
         "create request (dry run)",

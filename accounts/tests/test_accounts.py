@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -93,3 +95,49 @@ def test_api_token_is_shown_once_and_replaced(client, alice):
 
     key = Token.objects.get(user=alice).key
     assert key in first and key not in again
+
+
+WRONG_PASSWORD = "not-the-password-Zq81"
+
+
+def _fail_sign_ins(client, times: int) -> None:
+    for _ in range(times):
+        client.post("/login/", {"username": "alice", "password": WRONG_PASSWORD}, REMOTE_ADDR="203.0.113.7")
+
+
+@pytest.mark.django_db
+def test_a_lock_out_writes_one_audit_event_with_the_username_and_address_never_the_password(
+    client, alice, password, settings
+):
+    from audit.selectors import audit_chain_verify
+
+    _fail_sign_ins(client, settings.AXES_FAILURE_LIMIT - 1)
+    assert not AuditEvent.objects.filter(action="account.locked_out").exists()
+    _fail_sign_ins(client, 3)  # the one that locks, then two more while locked
+    client.post("/login/", {"username": "alice", "password": password}, REMOTE_ADDR="203.0.113.7")
+
+    event = AuditEvent.objects.get(action="account.locked_out")
+    assert event.actor_name == "system:sign-in"
+    assert (event.object_type, event.object_id) == ("auth.user", str(alice.pk))
+    assert event.details["username"] == "alice"
+    assert event.details["ip_address"] == "203.0.113.7"
+    assert event.details["failures"] == settings.AXES_FAILURE_LIMIT
+    row = json.dumps(list(AuditEvent.objects.values()), default=str)
+    assert WRONG_PASSWORD not in row and password not in row
+    assert audit_chain_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_out_is_not_recorded_without_its_audit_event(client, alice, settings):
+    from unittest import mock
+
+    from axes.models import AccessAttempt
+
+    _fail_sign_ins(client, settings.AXES_FAILURE_LIMIT - 1)
+    with (
+        mock.patch("accounts.services.audit_record", side_effect=RuntimeError("audit write failed")),
+        pytest.raises(RuntimeError),
+    ):
+        _fail_sign_ins(client, 1)
+    # The failure that would have locked the user out was rolled back with its audit event.
+    assert AccessAttempt.objects.get(username="alice").failures_since_start == settings.AXES_FAILURE_LIMIT - 1

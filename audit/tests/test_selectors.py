@@ -70,3 +70,31 @@ def test_compact_values_fit_one_line():
     assert compact_value("a\n  b") == "a b"
     assert compact_value({"x": [1, "é"]}) == '{"x": [1, "é"]}'
     assert len(compact_value("z" * 1000)) == 160
+
+
+# ---- the chain walk -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("events", [130, 520])
+def test_the_whole_chain_is_read_in_keyset_batches_never_all_at_once(events, monkeypatch):
+    """Bounded memory: every read of audit rows during a full verification is one batch (LIMIT, from the last
+    sequence read), so the number of reads grows with events / batch and no read returns more than a batch."""
+    import re
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit import selectors
+    from audit.services import audit_verification_advance
+
+    monkeypatch.setattr(selectors, "VERIFY_CHUNK", 50)
+    monkeypatch.setattr(selectors, "DIGEST_CHUNK", 50)
+    for i in range(events):
+        _record("test.event", details={"i": i})
+    with CaptureQueriesContext(connection) as queries:
+        state = audit_verification_advance(full=True)
+    assert (state.verified_count, state.broken) == (events, False)
+    reads = [q["sql"] for q in queries.captured_queries if re.search(r'FROM "audit_auditevent"', q["sql"])]
+    assert reads and all(re.search(r"LIMIT 50\b", sql) for sql in reads), reads
+    assert len(reads) == events // 50 + 1

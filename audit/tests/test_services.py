@@ -216,3 +216,115 @@ def test_the_periodic_task_advances_the_checkpoint_and_is_scheduled(settings):
     verify_chain()
     assert AuditVerification.objects.get().verified_sequence == 3
     assert settings.CELERY_BEAT_SCHEDULE["audit-verify"]["task"] == "audit.tasks.verify_chain"
+
+
+# ---- below the checkpoint: the digest of stored hashes, the daily whole-chain check ------------------------------
+
+
+def _verified(n: int) -> list[AuditEvent]:
+    """n events and a checkpoint at the last of them."""
+    events = _record(n)
+    state = audit_verification_advance()
+    assert (state.verified_sequence, state.broken) == (events[-1].sequence, False)
+    return events
+
+
+@pytest.mark.django_db
+def test_the_daily_task_recomputes_every_event_and_names_one_altered_below_the_checkpoint():
+    from audit.tasks import verify_chain_full
+
+    events = _verified(6)
+    target = events[1]
+    _tamper("UPDATE audit_auditevent SET details = %s WHERE id = %s", ['{"i": 99}', target.pk])
+    _record(1)
+    verify_chain_full()
+    state = AuditVerification.objects.get()
+    assert state.broken
+    assert (state.broken_event_id, state.broken_sequence) == (target.pk, target.sequence)
+    assert "content" in state.problem
+    assert state.verified_sequence == events[0].sequence  # the last good event before it
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE audit_auditevent SET action = 'forged', hash = %s WHERE id = %s",  # content and its hash
+        "UPDATE audit_auditevent SET hash = %s WHERE id = %s",  # the stored hash alone
+    ],
+    ids=["content-and-hash", "hash-only"],
+)
+def test_the_incremental_check_finds_a_changed_hash_below_the_checkpoint_by_its_digest(change):
+    from audit.tasks import verify_chain
+
+    events = _verified(6)
+    target = events[2]
+    _tamper(change, ["f" * 64, target.pk])
+    _record(1)
+    verify_chain()  # the periodic, incremental check
+    state = AuditVerification.objects.get()
+    assert state.broken
+    assert (state.broken_event_id, state.broken_sequence) == (target.pk, target.sequence)
+    assert state.scope == "fallback"  # the digest differed, so the whole chain was recomputed to name the row
+
+
+@pytest.mark.django_db
+def test_the_incremental_check_finds_a_row_removed_below_the_checkpoint():
+    events = _verified(5)
+    _tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
+    state = audit_verification_advance()
+    assert state.broken
+    assert state.broken_event_id == events[2].pk
+    assert "missing" in state.problem
+
+
+@pytest.mark.django_db
+def test_the_incremental_check_trusts_unchanged_stored_hashes_and_the_daily_check_does_not():
+    """What each check catches (docs/RELIABILITY.md): content altered with its stored hash left as it was leaves the
+    digest of stored hashes unchanged, so only recomputing the HMAC finds it — the daily whole-chain check."""
+    events = _verified(5)
+    _tamper("UPDATE audit_auditevent SET actor_name = %s WHERE id = %s", ["mallory", events[1].pk])
+    incremental = audit_verification_advance()
+    assert not incremental.broken
+    assert incremental.scope == "new"
+    full = audit_verification_advance(full=True)
+    assert full.broken_event_id == events[1].pk
+    assert full.scope == "full"
+
+
+@pytest.mark.django_db
+def test_the_checkpoint_keeps_a_digest_and_records_the_last_whole_chain_check():
+    _record(3)
+    state = audit_verification_advance(full=True)
+    assert len(state.verified_digest) == 64
+    assert (state.scope, state.full_verified_sequence, state.full_verified_count) == ("full", 3, 3)
+    full_at = state.full_verified_at
+    assert full_at is not None
+    _record(2)
+    state = audit_verification_advance()
+    assert (state.scope, state.verified_sequence, state.verified_count) == ("new", 5, 5)
+    assert (state.full_verified_at, state.full_verified_sequence) == (full_at, 3)  # not a whole-chain check
+
+
+@pytest.mark.django_db
+def test_retention_keeps_the_checkpoint_digest_valid_for_the_events_kept(tmp_path):
+    _record_at(timezone.now() - timedelta(days=100), 3, action="test.old")
+    _record(2)
+    audit_retain(
+        actor=System("t"), older_than=timezone.now() - timedelta(days=30), export_to=tmp_path / "x.csv", fmt="csv"
+    )
+    state = audit_verification_advance()
+    assert not state.broken
+    assert state.scope == "new"  # the digest over the kept events still matched: no whole-chain fallback
+
+
+@pytest.mark.django_db
+def test_the_beat_schedule_verifies_the_whole_chain_daily(settings):
+    from celery.schedules import crontab
+
+    entry = settings.CELERY_BEAT_SCHEDULE["audit-verify-full"]
+    assert entry["task"] == "audit.tasks.verify_chain_full"
+    schedule = entry["schedule"]
+    assert isinstance(schedule, crontab)
+    assert len(schedule.hour) == 1 and len(schedule.minute) == 1
+    assert schedule.day_of_week == set(range(7)) and schedule.day_of_month == set(range(1, 32))

@@ -253,3 +253,72 @@ def test_export_reads_through_an_iterator_in_chunks():
         rows = export.export_rows(AuditEvent.objects.all())
         assert not isinstance(rows, list)
         assert len(list(rows)) == 1
+
+
+# ---- Verify now: the whole chain --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_verify_now_checks_the_whole_chain_and_names_an_old_altered_event(admin_client):
+    from audit.models import AuditVerification
+    from audit.tests.test_chain import _tamper
+
+    events = [_event(i=i) for i in range(6)]
+    admin_client.post("/audit/verify/")
+    assert AuditVerification.objects.get().verified_sequence == events[-1].sequence
+    target = events[1]
+    _tamper("UPDATE audit_auditevent SET details = %s WHERE id = %s", ['{"i": 42}', target.pk])
+    _event()
+
+    html = admin_client.post("/audit/verify/", follow=True).content.decode()
+    assert "does not verify" in html
+    assert f"event id {target.pk} (sequence #{target.sequence})" in html
+    state = AuditVerification.objects.get()
+    assert (state.broken_event_id, state.scope) == (target.pk, "full")
+
+
+@pytest.mark.django_db
+def test_the_page_says_what_was_verified_whole_chain_or_new_events_only(admin_client):
+    from audit.services import audit_verification_advance
+
+    for i in range(3):
+        _event(i=i)
+    admin_client.post("/audit/verify/")
+    html = admin_client.get("/audit/").content.decode()
+    assert "verified up to event #3 (3 events)" in html
+    assert "the whole chain, every event recomputed" in html
+    _event()
+    audit_verification_advance()  # the periodic check
+    html = admin_client.get("/audit/").content.decode()
+    assert "verified up to event #4 (4 events)" in html
+    assert "new events #4 to #4 recomputed" in html
+    assert "events #1 to #3 checked by the digest of their stored hashes" in html
+    assert "whole chain, every event" not in html
+    assert "The whole chain was last recomputed at" in html and "(3 events, up to #3)" in html
+
+
+@pytest.mark.django_db
+def test_verify_now_queues_a_long_chain_for_a_worker_and_the_page_says_so(
+    admin_client, django_capture_on_commit_callbacks
+):
+    from audit import services
+
+    for i in range(3):
+        _event(i=i)
+    with (
+        mock.patch.object(services, "VERIFY_NOW_INLINE_LIMIT", 2),
+        mock.patch.object(services, "send_verify_task") as send,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        html = admin_client.post("/audit/verify/", follow=True).content.decode()
+    send.assert_called_once_with("audit.tasks.verify_chain_full")
+    assert "queued" in html
+    assert "Whole-chain verification queued" in admin_client.get("/audit/").content.decode()
+    polled = admin_client.get("/audit/chain-state/").content.decode()  # the section polls itself while queued
+    assert 'hx-trigger="every 5s"' in polled and "Whole-chain verification queued" in polled
+    from audit.tasks import verify_chain_full
+
+    verify_chain_full()
+    html = admin_client.get("/audit/").content.decode()
+    assert "queued" not in html
+    assert "the whole chain, every event recomputed" in html

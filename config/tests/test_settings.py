@@ -56,6 +56,7 @@ def test_check_deploy_with_production_settings_reports_no_warnings(tmp_path):
         ({"TICK_SECONDS": "soon"}, "TICK_SECONDS must be an integer"),
         ({"CELERY_TASK_TIME_LIMIT": "10", "CELERY_TASK_SOFT_TIME_LIMIT": "20"}, "must be greater than"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be"),
+        ({"AUDIT_FULL_VERIFY_HOUR": "24"}, "AUDIT_FULL_VERIFY_HOUR must be an hour"),
     ],
 )
 def test_bad_values_stop_start_up_with_the_setting_named(tmp_path, change, message):

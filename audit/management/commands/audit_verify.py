@@ -26,7 +26,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--incremental",
             action="store_true",
-            help="continue from the last verified event instead of walking the whole chain again",
+            help=(
+                "recompute only the events after the last verified one, checking the earlier ones by the digest of "
+                "their stored hashes (the periodic check; docs/RELIABILITY.md says what it cannot see)"
+            ),
         )
         parser.add_argument("--limit", type=int, default=None, help="verify at most this many events in this run")
 
