@@ -172,15 +172,27 @@ def test_operator_pauses_and_resumes_in_place_and_open_logs_survive_the_refresh(
     expect(page.locator(f"#log-{pod.pk}")).to_have_attribute("open", "")
     expect(page.locator(f"#log-{pod.pk}")).to_contain_text("<b>Cannot evict</b>")  # shown as text
 
+    # The confirmation is in the page, not the browser's confirm(): a dialog would be dismissed here unseen.
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.get_by_label("Reason to pause", exact=True).fill("investigating the budget")
     page.get_by_role("button", name="Pause request").click()
+    question = page.get_by_role("alertdialog")
+    expect(question).to_contain_text(f"Pause request #{request.pk}? No new eviction attempts start")
+    with page.expect_response(re.compile(rf"/requests/{request.pk}/\?k=")):
+        pass  # a refresh while the question is open: it stays, and nothing was paused
+    expect(question).to_be_visible()
+    assert EvictionRequest.objects.get(pk=request.pk).status == RequestStatus.RUNNING
+    question.get_by_role("button", name="No, keep it going").click()
+    expect(page.get_by_role("alertdialog")).to_have_count(0)
+    assert EvictionRequest.objects.get(pk=request.pk).status == RequestStatus.RUNNING
+    page.get_by_role("button", name="Pause request").click()
+    page.get_by_role("alertdialog").get_by_role("button", name=f"Yes, pause request #{request.pk}").click()
     expect(page.locator("#request-status")).to_have_text("Paused")
     expect(page.locator("#request-live")).to_contain_text("Request paused")
     expect(page.get_by_role("button", name="Resume request")).to_be_visible()  # swapped out of band
     expect(page.get_by_role("button", name="Pause request")).to_have_count(0)
-    assert dialogs and "Pause request" in dialogs[0]
+    assert dialogs == []
     page.get_by_role("button", name="Resume request").click()
     expect(page.locator("#request-status")).to_have_text("Running")
     expect(page.get_by_role("button", name="Pause request")).to_be_visible()
@@ -188,3 +200,11 @@ def test_operator_pauses_and_resumes_in_place_and_open_logs_survive_the_refresh(
     assert navigations == []
     request.refresh_from_db()
     assert request.status == RequestStatus.RUNNING
+
+    page.get_by_label("Reason to cancel", exact=True).fill("wrong node")
+    page.get_by_role("button", name="Cancel request").click()
+    question = page.get_by_role("alertdialog")
+    expect(question).to_contain_text(f"Cancel request #{request.pk}? Waiting pods are not evicted")
+    question.get_by_role("button", name=f"Yes, cancel request #{request.pk}").click()
+    expect(page.locator("#request-status")).to_have_text("Cancelled")
+    assert dialogs == []
