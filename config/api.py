@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, parsers, status
 from rest_framework.response import Response
@@ -44,7 +45,22 @@ class JSONParser(parsers.JSONParser):
 
 
 @csrf_exempt  # it changes nothing; a refused CSRF check would answer the HTML 403 page instead
-def not_found(request: HttpRequest) -> JsonResponse:
+def not_found(request: HttpRequest) -> HttpResponse:
     """Any other path under /api/ (an id that is not a number, a route that does not exist): a JSON 404, as API
-    clients read every other error, not the HTML page."""
+    clients read every other error, not the HTML page.
+
+    This route matches every path under /api/, so Django's APPEND_SLASH never sees /api/docs: a path that is a
+    route with its slash is redirected here (GET and HEAD; another method would lose its body, so it is told)."""
+    if not request.path.endswith("/"):
+        try:
+            with_slash = resolve(request.path + "/").func is not not_found
+        except Resolver404:
+            with_slash = False
+        if with_slash and request.method in ("GET", "HEAD"):
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+        if with_slash:
+            return JsonResponse(
+                {"detail": f"No such API route: the route is {request.path}/ (with the slash)."},
+                status=status.HTTP_404_NOT_FOUND,
+            )
     return JsonResponse({"detail": "No such API route."}, status=status.HTTP_404_NOT_FOUND)
