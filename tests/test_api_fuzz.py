@@ -46,6 +46,13 @@ from tests.kubesim_cluster import register_sim
 SCHEMA = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Hostile values every operation also gets (issue 13): integers past the 64-bit range the databases hold, ids that
+# match the route but no row or no database integer, and a kubeconfig nested deeper than any reader should recurse.
+OUT_OF_RANGE = [2**63, 10**23, -1, -(2**63) - 1]
+HOSTILE_IDS = ["999999999999999999", "9223372036854775808", "99999999999999999999999"]
+DEEP_YAML = "a: " + "[" * 400 + "]" * 400
+CLUSTER_ID_BODIES = {"POST /api/v1/requests/", "POST /api/v1/windows/", "POST /api/v1/notification-endpoints/"}
+KUBECONFIG_BODIES = {"POST /api/v1/clusters/", "PATCH /api/v1/clusters/{id}/"}
 # Examples per operation and role: the module runs in about a minute on two cores.
 EXAMPLES = {"admin": 50, "viewer": 15}
 FUZZ_SETTINGS = hypothesis_settings(
@@ -164,6 +171,8 @@ def _cluster_urls_point_at_the_sim(case, world) -> None:
     updates = case.method == "PATCH" and case.path == "/api/v1/clusters/{id}/"
     if not (creates or updates) or not isinstance(case.body, dict):
         return
+    if case.body.get("kubeconfig") == DEEP_YAML:
+        return  # refused while it is read, before any connection: kept as it is
     sim = world["sim"]
     if creates or "api_url" in case.body:
         case.body["api_url"] = sim.url
@@ -203,6 +212,40 @@ def _valid_bodies(world) -> dict[str, list[dict[str, Any]]]:
         ],
         "POST /api/v1/clusters/": [{"name": "fuzzed", "api_url": sim.url, "ca_pem": sim.ca_pem, "token": sim.token}],
     }
+
+
+def _hostile(operation, world):
+    """Out-of-range integers in each integer query parameter and in a body's cluster id, hostile ids in the path,
+    and the deep kubeconfig on the cluster writes: each must be a documented 4xx, never a 5xx."""
+    strategies = []
+    for parameter in operation.query:
+        if parameter.definition.get("schema", {}).get("type") == "integer":
+            strategies.append(
+                st.sampled_from(OUT_OF_RANGE).flatmap(
+                    lambda value, name=parameter.name: operation.as_strategy(
+                        GenerationMode.POSITIVE, query={name: value}
+                    )
+                )
+            )
+    names = [parameter.name for parameter in operation.path_parameters]
+    if names and names[0] == "id":
+        strategies.append(
+            st.sampled_from(HOSTILE_IDS).flatmap(
+                lambda pk: operation.as_strategy(GenerationMode.POSITIVE, path_parameters={"id": pk})
+            )
+        )
+    for body in _valid_bodies(world).get(operation.label, []) if operation.label in CLUSTER_ID_BODIES else []:
+        strategies.append(
+            st.sampled_from([*OUT_OF_RANGE, 1.5]).flatmap(
+                lambda pk, body=body: operation.as_strategy(
+                    GenerationMode.POSITIVE, body={**copy.deepcopy(body), "cluster": pk}
+                )
+            )
+        )
+    if operation.label in KUBECONFIG_BODIES:
+        deep = {"name": "deep", "kubeconfig": DEEP_YAML}
+        strategies.append(operation.as_strategy(GenerationMode.POSITIVE, body=deep))
+    return strategies
 
 
 def _strategy(operation, world):
@@ -252,3 +295,30 @@ def test_fuzz(world, _keep_the_test_connection, _only_loopback, role, label):
         case.validate_response(response, checks=CHECKS, headers=headers)
 
     run()
+
+
+def _has_hostile_cases(operation) -> bool:
+    integers = any(p.definition.get("schema", {}).get("type") == "integer" for p in operation.query)
+    ids = [p.name for p in operation.path_parameters] == ["id"]
+    return integers or ids or operation.label in CLUSTER_ID_BODIES | KUBECONFIG_BODIES
+
+
+@pytest.mark.parametrize("label", [operation.label for operation in OPERATIONS if _has_hostile_cases(operation)])
+def test_fuzz_hostile_values(world, _keep_the_test_connection, _only_loopback, label):
+    """Every operation that takes an integer, an id or a body, with only the hostile values (so each is sent, not
+    left to chance among the random cases): a documented 4xx or 2xx, never a 5xx."""
+    operation = SCHEMA.find_operation_by_label(label)
+    strategies = _hostile(operation, world)
+    headers = {"Authorization": f"Token {world['tokens']['admin']}"}
+    sent: list[Any] = []
+
+    @hypothesis_settings(FUZZ_SETTINGS, max_examples=30)
+    @given(case=st.one_of(strategies))
+    def run(case):
+        _cluster_urls_point_at_the_sim(case, world)
+        response = case.call(headers=headers)
+        case.validate_response(response, checks=CHECKS, headers=headers)
+        sent.append(response.status_code)
+
+    run()
+    assert sent and all(code < 500 for code in sent)
