@@ -26,7 +26,7 @@ from audit.selectors import (
     chain_start,
     chain_walk,
 )
-from config.request_id import current_request_id
+from core.request_id import current_request_id
 
 
 @dataclass(frozen=True)

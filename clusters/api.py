@@ -17,20 +17,9 @@ from accounts.permissions import require_perm
 from clusters import kube, services
 from clusters.models import Cluster
 from clusters.selectors import cluster_list
-from config.schema import ErrorSerializer
 from core.ids import ID_PATH_REGEX
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, so a typo is an error instead of a silent no-op."""
-
-    refuses_unknown_fields = True  # config.schema.AutoSchema: additionalProperties false
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return attrs
+from core.schema import ErrorSerializer
+from core.serializers import Strict
 
 
 class ClusterSerializer(serializers.ModelSerializer):
@@ -60,7 +49,7 @@ class ClusterSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ClusterCreateSerializer(StrictSerializer):
+class ClusterCreateSerializer(Strict):
     name = serializers.CharField(max_length=63, required=False, allow_blank=True, default="")
     api_url = serializers.CharField(max_length=2048, required=False, allow_blank=True, default="")
     ca_pem = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
@@ -73,7 +62,7 @@ class ClusterCreateSerializer(StrictSerializer):
     qps_limit = serializers.IntegerField(required=False, default=10, min_value=1, max_value=services.MAX_QPS)
 
 
-class ClusterUpdateSerializer(StrictSerializer):
+class ClusterUpdateSerializer(Strict):
     name = serializers.CharField(max_length=63, required=False)
     api_url = serializers.CharField(max_length=2048, required=False)
     ca_pem = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
@@ -95,13 +84,13 @@ class CheckResultSerializer(serializers.Serializer):
     error_kind = serializers.CharField()
 
 
-class LivePodsQuery(StrictSerializer):
+class LivePodsQuery(Strict):
     node = serializers.RegexField(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", required=False, max_length=253)
     namespace = serializers.RegexField(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", required=False, max_length=63)
     format = serializers.CharField(required=False)
 
 
-class LivePdbsQuery(StrictSerializer):
+class LivePdbsQuery(Strict):
     namespace = serializers.RegexField(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", required=False, max_length=63)
     format = serializers.CharField(required=False)
 
@@ -171,11 +160,11 @@ class KubeErrorSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="tls, unauthorized, forbidden, timeout, refused, dns, …")
 
 
-class ClusterPauseSerializer(StrictSerializer):
+class ClusterPauseSerializer(Strict):
     reason = serializers.CharField(allow_blank=True, max_length=4000)
 
 
-class ClusterResumeSerializer(StrictSerializer):
+class ClusterResumeSerializer(Strict):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
 
 

@@ -12,14 +12,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
-BROKER_TIMEOUT_SECONDS = 2.0
-
-
-def _redis_client(url: str) -> redis.Redis:
-    """The connection factory (a seam for tests): short timeouts, so a dead broker answers within seconds."""
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=BROKER_TIMEOUT_SECONDS, socket_timeout=BROKER_TIMEOUT_SECONDS
-    )
+from core.redis import redis_client
 
 
 def check_database() -> str:
@@ -47,7 +40,7 @@ def check_broker() -> str:
         return "ok"
     client = None
     try:
-        client = _redis_client(url)
+        client = redis_client(url)
         client.ping()
     except redis.exceptions.TimeoutError:
         return "unreachable (timed out)"

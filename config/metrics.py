@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from clusters.models import Cluster
-from config.health import _redis_client
+from core.redis import redis_client
 from evictions.models import (
     POD_WAITING_TO_TRY,
     EvictionAttempt,
@@ -62,7 +62,7 @@ def record_tick(started: float | None = None) -> None:
             tmp.write_text(repr(started))
             tmp.replace(path)  # atomic: a reader never sees half a number
         else:
-            client = _redis_client(url)
+            client = redis_client(url)
             try:
                 client.set(TICK_KEY, repr(started))
             finally:
@@ -77,7 +77,7 @@ def last_tick() -> float | None:
     try:
         if url.startswith("filesystem://"):
             return float(_tick_file().read_text())
-        client = _redis_client(url)
+        client = redis_client(url)
         try:
             value = client.get(TICK_KEY)
         finally:

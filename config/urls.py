@@ -10,9 +10,9 @@ from accounts.forms import LoginForm
 from audit import api as audit_api
 from clusters import views as cluster_views
 from clusters.api import ClusterViewSet
-from config import api as core_api
 from config import health, metrics
 from config import views as core_views
+from core import api as core_api
 from core.ids import IdConverter
 from evictions import api as eviction_api
 from notifications import api as notification_api

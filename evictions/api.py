@@ -3,7 +3,7 @@ check the role, call one service or selector, render."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
@@ -24,8 +24,9 @@ from rest_framework.utils.urls import replace_query_param
 
 from accounts.permissions import require_perm
 from clusters.models import Cluster
-from config.schema import ErrorSerializer
 from core.ids import ID_PATH_REGEX, OFFSET_MAX, IdField, IdRelatedField
+from core.schema import ErrorSerializer
+from core.serializers import Strict
 from evictions.history import (
     MAX_PAGE_SIZE,
     POD_ORDERS,
@@ -74,25 +75,6 @@ DEFAULT_LIMIT = 100
 
 
 # ---- input --------------------------------------------------------------------------------------------------------
-
-
-class Strict(serializers.Serializer):
-    """Refuses fields it does not know, at the top level and when nested, alongside every other field error."""
-
-    refuses_unknown_fields = True  # config.schema.AutoSchema: additionalProperties false
-
-    def to_internal_value(self, data: Any) -> Any:
-        unknown = sorted(str(k) for k in set(data) - set(self.fields)) if isinstance(data, Mapping) else []
-        errors: dict[str, Any] = {name: ["Unknown field."] for name in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            if not errors or not isinstance(error.detail, dict):
-                raise
-            raise serializers.ValidationError({**error.detail, **errors}) from None
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
 
 
 class AwareDateTimeField(serializers.DateTimeField):

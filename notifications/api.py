@@ -17,7 +17,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.permissions import require_perm
 from clusters.models import Cluster
 from core.ids import ID_PATH_REGEX, OFFSET_MAX, IdField, IdRelatedField, parse_id
-from evictions.api import Strict
+from core.serializers import Strict
 from notifications import services
 from notifications.events import Event
 from notifications.models import DeliveryStatus, EndpointKind, NotificationDelivery, NotificationEndpoint

@@ -1,4 +1,4 @@
-"""API-wide behaviour (config/api.py): a path under /api/ that no route matches is a JSON 404."""
+"""API-wide behaviour (core/api.py): a path under /api/ that no route matches is a JSON 404."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The OpenAPI schema documents the errors every API view answers (config/schema.py), in the shape it answers them."""
+"""The OpenAPI schema documents the errors every API view answers (core/schema.py), in the shape it answers them."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ FIELD_ERRORS = {
 
 
 class AutoSchema(openapi.AutoSchema):
-    """Documents the errors config.api.exception_handler answers: 401 and 403 anywhere, 400 where the operation
+    """Documents the errors core.api.exception_handler answers: 401 and 403 anywhere, 400 where the operation
     takes a body or query parameters, 404 on a route that names an object. A view's own declaration wins."""
 
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> Any:

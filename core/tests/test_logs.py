@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from config.logs import JsonFormatter
-from config.request_id import RequestIdFilter, set_request_id
+from core.logs import JsonFormatter
+from core.request_id import RequestIdFilter, set_request_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cr3t-bearer-token-never-logged"
@@ -104,7 +104,7 @@ def test_exceptions_are_kept_in_the_line():
             record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
         entry = _format(record)
     finally:
-        from config.request_id import _current
+        from core.request_id import _current
 
         _current.reset(token)
     assert entry["request_id"] == "req-9"
