@@ -12,8 +12,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core import dispatch
 from notifications.events import EVENT_VALUES, Event
 from notifications.models import NotificationDelivery, NotificationEndpoint
+from notifications.services.sending import DELIVER
 
 logger = logging.getLogger(__name__)
 
@@ -99,14 +101,9 @@ def _endpoints_for(cluster_id: int, event: str) -> list[NotificationEndpoint]:
 
 
 def _enqueue(delivery_ids: list[int]) -> None:
-    def send() -> None:
-        from notifications.tasks import deliver
-
-        for delivery_id in delivery_ids:
-            deliver.delay(delivery_id)
-
     # robust: a broker that is down must not fail the eviction's commit; the tick sends what is due later.
-    transaction.on_commit(send, robust=True)
+    for delivery_id in delivery_ids:
+        dispatch.send_on_commit(DELIVER, delivery_id, robust=True)
 
 
 def notify(*, event: str, request: Any, text: str = "") -> int:

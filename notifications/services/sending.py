@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clusters.crypto import SecretUnreadable
+from core import dispatch
 from core.urlguard import forbidden_address_reason
 from notifications.models import DeliveryStatus, EndpointKind, NotificationDelivery, NotificationEndpoint
 
@@ -34,6 +35,7 @@ MAX_ATTEMPTS = len(RETRY_DELAYS_SECONDS) + 1
 CLAIM_SECONDS = 60
 # Celery countdowns stay short (the broker's visibility timeout); longer waits are the tick's job.
 MAX_COUNTDOWN_SECONDS = 60
+DELIVER = "notifications.tasks.deliver"  # the task that sends one delivery (by name: see core.dispatch)
 
 
 class SendFailed(Exception):
@@ -207,10 +209,8 @@ def _record_attempt(delivery: NotificationDelivery, *, status_code: int | None, 
         error or "sent",
     )
     if delay is not None and delay <= MAX_COUNTDOWN_SECONDS:
-        from notifications.tasks import deliver
-
         try:
-            deliver.apply_async(args=(delivery.pk,), countdown=delay)
+            dispatch.send(DELIVER, delivery.pk, countdown=delay)
         except Exception:
             logger.exception("could not enqueue the retry of delivery %s; the tick will", delivery.pk)
     return str(outcome)
@@ -219,8 +219,6 @@ def _record_attempt(delivery: NotificationDelivery, *, status_code: int | None, 
 def deliveries_due(now: Any = None) -> int:
     """Enqueue pending deliveries whose next attempt is due (lost messages, waits too long for a countdown).
     Called by the tick; a failure is logged and never stops the tick's eviction work."""
-    from notifications.tasks import deliver
-
     try:
         due = list(
             NotificationDelivery.objects.filter(
@@ -230,7 +228,7 @@ def deliveries_due(now: Any = None) -> int:
             .values_list("pk", flat=True)[:500]
         )
         for delivery_id in due:
-            deliver.delay(delivery_id)
+            dispatch.send(DELIVER, delivery_id)
     except Exception:
         logger.exception("could not enqueue due notification deliveries; the next tick tries again")
         return 0

@@ -28,11 +28,12 @@ def request_row(rita):
 def enqueued(monkeypatch):
     """Record what would be enqueued instead of sending it to the broker."""
     calls: list[tuple[int, float | None]] = []
-    monkeypatch.setattr("notifications.tasks.deliver.delay", lambda delivery_id: calls.append((delivery_id, None)))
-    monkeypatch.setattr(
-        "notifications.tasks.deliver.apply_async",
-        lambda args, countdown=None: calls.append((args[0], countdown)),
-    )
+
+    def send(name, delivery_id, countdown=None):
+        assert name == "notifications.tasks.deliver"
+        calls.append((delivery_id, countdown))
+
+    monkeypatch.setattr("core.dispatch.send", send)
     return calls
 
 

@@ -164,7 +164,7 @@ def test_deliveries_are_enqueued_only_after_the_callers_commit(
     prod, rita, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent = []
-    monkeypatch.setattr("notifications.tasks.deliver.delay", lambda delivery_id: sent.append(delivery_id))
+    monkeypatch.setattr("core.dispatch.send", lambda name, delivery_id, countdown=None: sent.append(delivery_id))
     make_webhook(HOOK, events=["approved"])
     request = make_request(prod, rita)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -205,10 +205,10 @@ def test_a_broken_notification_never_breaks_the_callers_transaction(prod, rita, 
 
 
 def test_a_broker_that_is_down_does_not_fail_the_commit(prod, rita, monkeypatch, django_capture_on_commit_callbacks):
-    def down(delivery_id):
+    def down(name, delivery_id, countdown=None):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr("notifications.tasks.deliver.delay", down)
+    monkeypatch.setattr("core.dispatch.send", down)
     make_webhook(HOOK, events=["approved"])
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
@@ -308,7 +308,7 @@ def test_the_tick_reports_blocked_notices(prod, rita, monkeypatch):
 
     make_webhook(HOOK, events=["blocked"], blocked_after_minutes=1)
     make_blocked_pod(make_request(prod, rita), "web-1", since=timezone.now() - timedelta(minutes=5))
-    monkeypatch.setattr("notifications.tasks.deliver.delay", lambda delivery_id: None)
+    monkeypatch.setattr("core.dispatch.send", lambda *args, **kwargs: None)
     counts = tasks.tick()
     assert counts["blocked_notices"] == 1
     assert tasks.tick()["blocked_notices"] == 0
