@@ -15,27 +15,12 @@ from typing import Any
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
+from audit.chain import EVENT_COLUMNS
 from audit.models import AuditEvent
 
 FORMATS = ("csv", "json")
-# Every column, hashes included: with the HMAC key an exported run of events can be verified offline.
-COLUMNS = (
-    "id",
-    "sequence",
-    "created_at",
-    "actor_type",
-    "actor_id",
-    "actor_name",
-    "action",
-    "object_type",
-    "object_id",
-    "cluster_id",
-    "cluster_name",
-    "request_id",
-    "details",
-    "prev_hash",
-    "hash",
-)
+# Every column, hashes included (audit.chain.EVENT_COLUMNS): with the HMAC key, exported events verify offline.
+COLUMNS = EVENT_COLUMNS
 FETCH_CHUNK = 2000  # rows per round trip (PostgreSQL: per FETCH from the server-side cursor)
 ROWS_PER_CHUNK = 500  # rows per piece of the response body
 _CREATED = COLUMNS.index("created_at")

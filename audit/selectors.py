@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from audit.chain import GENESIS_HASH, Verification, digest_line, new_digest, verify
+from audit.chain import EVENT_COLUMNS, GENESIS_HASH, Verification, digest_line, new_digest, verify
 from audit.models import AuditChainHead, AuditEvent, AuditVerification
 
 REQUEST_TYPE = "evictions.evictionrequest"
@@ -21,23 +21,6 @@ POD_TYPE = "evictions.podeviction"
 CLUSTER_TYPE = "clusters.cluster"
 # Short names accepted for the object type in searches and links.
 OBJECT_TYPE_ALIASES = {"request": REQUEST_TYPE, "pod": POD_TYPE, "cluster": CLUSTER_TYPE}
-HASHED_COLUMNS = (
-    "id",
-    "sequence",
-    "created_at",
-    "actor_type",
-    "actor_id",
-    "actor_name",
-    "action",
-    "object_type",
-    "object_id",
-    "cluster_id",
-    "cluster_name",
-    "request_id",
-    "details",
-    "prev_hash",
-    "hash",
-)
 # Rows per read while verifying: whole rows (HMACs), or three short columns (the digest of stored hashes).
 VERIFY_CHUNK = 2000
 DIGEST_CHUNK = 20_000
@@ -320,7 +303,7 @@ def chain_events(*, from_sequence: int, through_sequence: int, limit: int | None
         batch = list(
             AuditEvent.objects.filter(sequence__gt=after, sequence__lte=through_sequence)
             .order_by("sequence")
-            .values_list(*HASHED_COLUMNS, named=True)[:size]
+            .values_list(*EVENT_COLUMNS, named=True)[:size]
         )
         yield from batch
         if len(batch) < size:
