@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from urllib.parse import SplitResult, urlsplit
+
+from django.core.exceptions import ValidationError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAX_URL_LENGTH = 2048
 
 # Cloud instance-metadata endpoints: reachable from inside most clouds, and never a Kubernetes API or a webhook.
 METADATA_HOSTS = frozenset(
@@ -78,3 +82,41 @@ def forbidden_address_reason(address: IPAddress) -> str | None:
     if address.is_multicast or address.is_unspecified or address.is_reserved:
         return f"{address} is not a unicast host address"
     return None
+
+
+def split_url(url: str, *, scheme_message: str, quote_errors: bool) -> SplitResult:
+    """The checks every outbound URL passes, before its caller's own: not too long, no spaces or control characters,
+    parseable with a valid port, http or https, a host, not port 0. `quote_errors`: the parser's own words may be
+    shown (they can repeat part of the URL, which for a webhook is a secret)."""
+    if len(url) > MAX_URL_LENGTH:
+        raise ValidationError(f"The URL is longer than {MAX_URL_LENGTH} characters.", code="max_length")
+    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in url):
+        raise ValidationError("The URL contains spaces or control characters.", code="invalid")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        words = f": {error}." if quote_errors else " (check the host and port)."
+        raise ValidationError(f"This is not a valid URL{words}", code="invalid") from None
+    if parts.scheme not in ("https", "http"):
+        raise ValidationError(scheme_message, code="invalid_scheme")
+    if not parts.hostname:
+        raise ValidationError("The URL has no host name.", code="invalid")
+    if port == 0:
+        raise ValidationError("Port 0 is not a valid port.", code="invalid")
+    return parts
+
+
+def refuse_host(host: str, *, name_host: bool, allow_loopback: bool = False) -> None:
+    """Raise ValidationError when the host as written is one Drainboard never connects to: a metadata host name, or
+    a metadata, link-local or non-unicast address in any form. Names that resolve to one are refused again at
+    connection time."""
+    if is_metadata_host(host):
+        subject = host if name_host else "The host"
+        raise ValidationError(f"{subject} is a cloud metadata host and is always refused.", code="forbidden_host")
+    literal = literal_address(host)
+    if literal is None or (allow_loopback and literal.is_loopback):
+        return
+    reason = forbidden_address_reason(literal)
+    if reason:
+        raise ValidationError(f"{reason} and is always refused.", code="forbidden_host")

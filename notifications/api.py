@@ -18,11 +18,12 @@ from accounts.permissions import require_perm
 from clusters.models import Cluster
 from core.ids import ID_PATH_REGEX, OFFSET_MAX, IdField, IdRelatedField, parse_id
 from core.serializers import Strict
+from core.urlguard import MAX_URL_LENGTH
 from notifications import services
 from notifications.events import Event
 from notifications.models import DeliveryStatus, EndpointKind, NotificationDelivery, NotificationEndpoint
 from notifications.selectors import DeliveryFilters, delivery_list, endpoint_list
-from notifications.validation import MAX_BLOCKED_AFTER_MINUTES, MAX_URL_LENGTH
+from notifications.validation import MAX_BLOCKED_AFTER_MINUTES
 
 VIEW_ENDPOINTS = "notifications.view_notificationendpoint"
 VIEW_DELIVERIES = "notifications.view_notificationdelivery"

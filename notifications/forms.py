@@ -6,9 +6,10 @@ from django import forms
 
 from clusters.models import Cluster
 from core.ids import IdModelChoiceField
+from core.urlguard import MAX_URL_LENGTH
 from notifications.events import Event
 from notifications.models import DeliveryStatus, EndpointKind, NotificationEndpoint
-from notifications.validation import MAX_BLOCKED_AFTER_MINUTES, MAX_URL_LENGTH
+from notifications.validation import MAX_BLOCKED_AFTER_MINUTES
 
 
 class EndpointForm(forms.Form):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from clusters.validation import MAX_URL_LENGTH
-from core.urlguard import forbidden_address_reason, is_metadata_host, literal_address
+from core.urlguard import refuse_host, split_url
 from notifications.events import Event
 
 MAX_NAME_LENGTH = 100
@@ -32,30 +30,9 @@ def validate_webhook_url(url: Any) -> str:
     url = str(url or "").strip()
     if not url:
         raise ValidationError("Enter the webhook URL.", code="required")
-    if len(url) > MAX_URL_LENGTH:
-        raise ValidationError(f"The URL is longer than {MAX_URL_LENGTH} characters.", code="max_length")
-    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in url):
-        raise ValidationError("The URL contains spaces or control characters.", code="invalid")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValidationError("This is not a valid URL (check the host and port).", code="invalid") from None
-    if parts.scheme not in ("https", "http"):
-        raise ValidationError("The URL must start with https:// or http://.", code="invalid_scheme")
-    host = parts.hostname
-    if not host:
-        raise ValidationError("The URL has no host name.", code="invalid")
-    if port == 0:
-        raise ValidationError("Port 0 is not a valid port.", code="invalid")
-    if is_metadata_host(host):
-        raise ValidationError("The host is a cloud metadata host and is always refused.", code="forbidden_host")
-    literal = literal_address(host)
+    parts = split_url(url, scheme_message="The URL must start with https:// or http://.", quote_errors=False)
     # Loopback is allowed as 127.0.0.1 is (Python counts ::1 as reserved, which the shared check refuses).
-    if literal is not None and not literal.is_loopback:
-        reason = forbidden_address_reason(literal)
-        if reason:
-            raise ValidationError(f"{reason} and is always refused.", code="forbidden_host")
+    refuse_host(parts.hostname or "", name_host=False, allow_loopback=True)
     return url
 
 
