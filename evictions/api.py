@@ -53,7 +53,13 @@ from evictions.models import (
     WindowKind,
 )
 from evictions.planning import DrainOptions, PodTarget
-from evictions.selectors import queue_position, request_detail, request_progress
+from evictions.selectors import (
+    exceptions_in,
+    queue_position,
+    request_detail,
+    request_exceptions,
+    request_progress,
+)
 from evictions.services import approvals as approval_services
 from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
@@ -488,6 +494,11 @@ class ProgressSerializer(serializers.Serializer):
     percent = serializers.IntegerField()
 
 
+class ExceptionsSerializer(serializers.Serializer):
+    skipped = serializers.IntegerField(help_text="Pods a person skipped (not those the drain rules skip).")
+    deleted = serializers.IntegerField(help_text="Pods deleted directly, bypassing their budget.")
+
+
 class ProgressDetailSerializer(ProgressSerializer):
     terminating = serializers.IntegerField()
     skipped = serializers.IntegerField()
@@ -519,6 +530,7 @@ _REQUEST_FIELDS = [
     "finished_at",
     "updated_at",
     "progress",
+    "exceptions",
 ]
 
 
@@ -528,6 +540,10 @@ class EvictionRequestSerializer(serializers.ModelSerializer):
     cluster_name = serializers.CharField(source="cluster.name", read_only=True)
     requester = serializers.CharField(source="requester.username", read_only=True)  # type: ignore[assignment]
     progress = serializers.SerializerMethodField()
+    exceptions = serializers.SerializerMethodField(
+        help_text="Pods a person took out of the eviction: skipped by someone, or deleted directly. A request that "
+        "finished with any ends `done_with_exceptions`."
+    )
     approvals = serializers.SerializerMethodField()
 
     class Meta:
@@ -541,6 +557,10 @@ class EvictionRequestSerializer(serializers.ModelSerializer):
         if votes is None:  # not prefetched by the view
             votes = list(_votes().filter(request=obj, pod__isnull=True))
         return list(ApprovalSerializer(votes, many=True).data)
+
+    @extend_schema_field(ExceptionsSerializer)
+    def get_exceptions(self, obj: EvictionRequest) -> dict[str, int]:
+        return request_exceptions(obj).as_json()
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, obj: EvictionRequest) -> dict[str, int]:
@@ -585,9 +605,13 @@ class EvictionRequestDetailSerializer(EvictionRequestSerializer):
     def get_queue_position(self, obj: EvictionRequest) -> int | None:
         return queue_position(obj)
 
+    @extend_schema_field(ExceptionsSerializer)
+    def get_exceptions(self, obj: EvictionRequest) -> dict[str, int]:
+        return exceptions_in(list(obj.pods.all())).as_json()  # every pod is prefetched by request_detail
+
     @extend_schema_field(ProgressDetailSerializer)
     def get_progress(self, obj: EvictionRequest) -> dict[str, int]:
-        progress = request_progress(obj)
+        progress = request_progress(obj, prefetched=True)  # every pod is prefetched by request_detail
         percent = progress.percent if progress.total or obj.pods_created_at else 0
         return {
             "total": progress.total,

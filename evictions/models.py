@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
@@ -22,6 +24,9 @@ class RequestStatus(models.TextChoices):
     RUNNING = "running", "Running"
     PAUSED = "paused", "Paused"
     SUCCEEDED = "succeeded", "Succeeded"
+    # Every pod is done, but a person skipped some or deleted some directly (bypassing the budget): not a plain
+    # success, and an API client filtering by status must be able to tell.
+    DONE_WITH_EXCEPTIONS = "done_with_exceptions", "Done with exceptions"
     FAILED = "failed", "Failed"
     NEEDS_INTERVENTION = "needs_intervention", "Needs intervention"
     CANCELLED = "cancelled", "Cancelled"
@@ -30,13 +35,22 @@ class RequestStatus(models.TextChoices):
 
 # Requests whose pods are being worked on: their pods may be claimed, attempted, followed and watched.
 REQUEST_RUNNING = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
-REQUEST_FINISHED = {RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.CANCELLED, RequestStatus.REJECTED}
+REQUEST_FINISHED = {
+    RequestStatus.SUCCEEDED,
+    RequestStatus.DONE_WITH_EXCEPTIONS,
+    RequestStatus.FAILED,
+    RequestStatus.CANCELLED,
+    RequestStatus.REJECTED,
+}
+# Finished with every pod done (uncordon_when_done applies): plainly, or after a person stepped in.
+REQUEST_DONE = {RequestStatus.SUCCEEDED, RequestStatus.DONE_WITH_EXCEPTIONS}
 REQUEST_COLOURS = {
     "awaiting_approval": "grey",
     "scheduled": "blue",
     "running": "blue",
     "paused": "amber",
     "succeeded": "green",
+    "done_with_exceptions": "amber",
     "failed": "red",
     "needs_intervention": "red",
     "cancelled": "grey",
@@ -71,6 +85,35 @@ class PodStatus(models.TextChoices):
 
 POD_FINISHED = {PodStatus.EVICTED, PodStatus.DELETED, PodStatus.SKIPPED, PodStatus.FAILED, PodStatus.CANCELLED}
 POD_WAITING_TO_TRY = {PodStatus.PENDING, PodStatus.BLOCKED}
+# A pod a person took out of the eviction: deleted directly (bypassing its budget), or skipped by someone. Pods the
+# drain rules leave alone (DaemonSet and mirror pods, skipped at plan time) have no skipped_by and are not exceptions.
+POD_SKIPPED_BY_PERSON = Q(status=PodStatus.SKIPPED, skipped_by__isnull=False)
+POD_DELETED = Q(status=PodStatus.DELETED)
+
+
+@dataclass(frozen=True)
+class Exceptions:
+    """How a request's pods left the normal path: skipped by a person, or deleted directly."""
+
+    skipped: int = 0
+    deleted: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.skipped or self.deleted)
+
+    def words(self) -> str:
+        """'2 skipped, 1 deleted directly' (the parts that are not zero; '' for none)."""
+        parts = []
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped")
+        if self.deleted:
+            parts.append(f"{self.deleted} deleted directly")
+        return ", ".join(parts)
+
+    def as_json(self) -> dict[str, int]:
+        return {"skipped": self.skipped, "deleted": self.deleted}
+
+
 POD_COLOURS = {
     "pending": "grey",
     "evicting": "blue",
@@ -162,6 +205,8 @@ class PodEviction(models.Model):
     # The one budget that covers the pod, from its plan ("namespace/name"; "" for none or several): what another
     # request starting on the cluster checks before it sends a pod of the same budget at once.
     budget = models.CharField(max_length=300, blank=True)
+    # Who skipped the pod (a username, or "system:…"); null for a pod never skipped, or skipped by the drain rules.
+    skipped_by = models.CharField(max_length=150, null=True, blank=True)
     budget_needs = models.IntegerField(null=True, blank=True)
     budget_has = models.IntegerField(null=True, blank=True)
     last_status_code = models.IntegerField(null=True, blank=True)

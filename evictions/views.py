@@ -323,7 +323,8 @@ def _live_context(req: EvictionRequest, user: Any) -> dict[str, Any]:
     return {
         "req": req,
         "colour": REQUEST_COLOURS.get(req.status, "grey"),
-        "progress": request_progress(req),
+        # The rows are every pod unless the first page is full: then progress counts them all in one query.
+        "progress": request_progress(req, prefetched=len(rows) < POD_TABLE_LIMIT),
         "rows": rows,
         # Only a full first page can hide pods: count them then, and only then.
         "pod_total": pod_count(req) if len(rows) >= POD_TABLE_LIMIT else len(rows),

@@ -23,6 +23,13 @@ def authorize(actor: Actor, perm: str) -> None:
         require_perm(actor, perm)
 
 
+def actor_name(actor: Actor) -> str:
+    """The name the audit log gives the actor: a username, or "system:<component>"."""
+    if isinstance(actor, System):
+        return actor.name
+    return actor.get_username() or "anonymous"
+
+
 def endpoint(cluster: Cluster) -> kube.Endpoint:
     return kube.Endpoint.for_cluster(cluster)
 

@@ -31,7 +31,7 @@ from evictions.models import (
     RequestStatus,
 )
 from evictions.outcomes import Next, Outcome, decide
-from evictions.services.common import WORKER, after_commit, authorize, endpoint, notify
+from evictions.services.common import WORKER, actor_name, after_commit, authorize, endpoint, notify
 from evictions.services.requests import _require_reason, request_refresh
 
 LATE = "late: claim lost"  # an attempt's outcome when its claim ran out before the answer came (see _record)
@@ -479,6 +479,7 @@ def pod_skip(*, actor: Actor, pod_id: int, reason: str) -> PodEviction:
             raise ValidationError({"status": [f"A {pod.get_status_display().lower()} pod cannot be skipped."]})
         was = pod.status
         pod.status, pod.finished_at, pod.next_attempt_at = PodStatus.SKIPPED, timezone.now(), None
+        pod.skipped_by = actor_name(actor)
         pod.note = f"Skipped by {actor}: {reason}"[:2000]
         pod.save()
         audit_record(

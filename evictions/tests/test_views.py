@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from clusters.models import Cluster
 from evictions.models import EvictionAttempt, EvictionRequest, PodEviction, PodStatus, RequestStatus
@@ -304,6 +305,34 @@ def test_pod_picker_finds_live_pods_with_add_buttons(rita_client, cluster):
 
 
 # ---- detail --------------------------------------------------------------------------------------------------------
+
+
+def test_a_request_done_with_exceptions_shows_its_own_badge_and_what_a_person_did(admin_client, alice):
+    request = make_request(
+        ClusterFactory(name="prod"),
+        alice,
+        status="done_with_exceptions",
+        status_reason="1 skipped, 2 deleted directly; 2 pod(s) evicted.",
+        finished_at=timezone.now(),
+    )
+    make_request(ClusterFactory(name="staging"), alice, status=RequestStatus.SUCCEEDED, finished_at=timezone.now())
+    for name in ("web-1", "web-2"):
+        make_pod(request, name, status=PodStatus.EVICTED)
+    for name in ("web-3", "web-4"):
+        make_pod(request, name, status=PodStatus.DELETED)
+    make_pod(request, "web-5", status=PodStatus.SKIPPED, skipped_by="olga")
+    make_pod(request, "kube-proxy-x", status=PodStatus.SKIPPED)  # by the drain rules: not an exception
+
+    html = admin_client.get(reverse("request-detail", args=[request.pk])).content.decode()
+    assert '<span class="badge badge-amber" id="request-status">Done with exceptions</span>' in html
+    assert "1 skipped, 2 deleted directly; 2 pod(s) evicted." in html
+    progress = html[html.index('id="request-progress"') :]
+    progress = " ".join(strip_tags(progress[: progress.index("</dd>")]).split())
+    assert progress.endswith("evicted 2 of 4, 2 deleted directly; 2 skipped (1 by a person)")
+
+    listed = admin_client.get(reverse("requests"), {"status": "done_with_exceptions"})
+    assert [r.pk for r, _ in listed.context["rows"]] == [request.pk]
+    assert "Done with exceptions" in listed.content.decode()
 
 
 def test_detail_shows_pods_attempt_logs_and_progress_in_bounded_queries(

@@ -67,8 +67,9 @@ def _headline(event: str, request: Any, text: str) -> str:
 
 
 def build_payload(*, event: str, request: Any, text: str = "") -> dict[str, Any]:
-    """Slack-compatible JSON ({"text": …}) plus a "drainboard" object for machines. Never holds an endpoint URL."""
-    return {
+    """Slack-compatible JSON ({"text": …}) plus a "drainboard" object for machines. Never holds an endpoint URL.
+    A finished request's object also counts its `exceptions` (pods a person skipped or deleted directly)."""
+    payload: dict[str, Any] = {
         "text": _headline(event, request, " ".join((text or "").split())),
         "drainboard": {
             "event": event,
@@ -82,6 +83,11 @@ def build_payload(*, event: str, request: Any, text: str = "") -> dict[str, Any]
             "url": request_url(request.pk),
         },
     }
+    if event == Event.FINISHED:
+        from evictions.selectors import request_exceptions
+
+        payload["drainboard"]["exceptions"] = request_exceptions(request).as_json()
+    return payload
 
 
 # --- creating deliveries --------------------------------------------------------------------------------------
