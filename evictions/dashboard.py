@@ -16,6 +16,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from clusters import kube
@@ -76,14 +77,38 @@ def age_words(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class ClusterCard:
+    """A cluster's counts. Each count is of one request or pod status, so that it equals the rows of the history list
+    filtered by the cluster and that status, which the card links to (`lists`)."""
+
     cluster: Cluster
     running: int = 0
     paused_requests: int = 0
     awaiting: int = 0
-    drains_queued: int = 0
+    scheduled: int = 0
+    drains_queued: int = 0  # of scheduled: drains waiting for their turn
     stuck_requests: int = 0
     blocked_pods: int = 0
     stuck_pods: int = 0
+
+    @property
+    def active(self) -> int:
+        """Started and not finished: running, needing a person (its other pods still run) or paused."""
+        return self.running + self.stuck_requests + self.paused_requests
+
+    @property
+    def lists(self) -> dict[str, str]:
+        """Each count's list: the request or pod history of this cluster in that status."""
+        requests, pods = reverse("requests"), reverse("evictions")
+        pk = self.cluster.pk
+        return {
+            "running": f"{requests}?cluster={pk}&status={RequestStatus.RUNNING}",
+            "needs_intervention": f"{requests}?cluster={pk}&status={RequestStatus.NEEDS_INTERVENTION}",
+            "paused": f"{requests}?cluster={pk}&status={RequestStatus.PAUSED}",
+            "scheduled": f"{requests}?cluster={pk}&status={RequestStatus.SCHEDULED}",
+            "awaiting_approval": f"{requests}?cluster={pk}&status={RequestStatus.AWAITING_APPROVAL}",
+            "blocked_pods": f"{pods}?cluster={pk}&status={PodStatus.BLOCKED}",
+            "stuck_pods": f"{pods}?cluster={pk}&status={PodStatus.NEEDS_INTERVENTION}",
+        }
 
     @property
     def status(self) -> str:
@@ -129,6 +154,7 @@ def cluster_cards() -> list[ClusterCard]:
                 running=r.get(RequestStatus.RUNNING, 0),
                 paused_requests=r.get(RequestStatus.PAUSED, 0),
                 awaiting=r.get(RequestStatus.AWAITING_APPROVAL, 0),
+                scheduled=r.get(RequestStatus.SCHEDULED, 0),
                 drains_queued=r.get("drains_queued", 0),
                 stuck_requests=r.get(RequestStatus.NEEDS_INTERVENTION, 0),
                 blocked_pods=p.get(PodStatus.BLOCKED, 0),

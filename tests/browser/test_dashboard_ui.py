@@ -65,7 +65,7 @@ def test_a_budget_block_shows_live_on_the_dashboard_and_a_stuck_pod_is_retried_f
 
         row = page.locator("#dash-stuck tr[data-pod='monitoring/prometheus-0']")
         expect(row).to_contain_text("More than one PodDisruptionBudget", timeout=RUN_TIMEOUT_MS)
-        expect(page.locator("#dash-clusters [data-cluster='demo']")).to_contain_text("1 pod")
+        expect(page.locator("#dash-clusters [data-cluster='demo'] [data-count='stuck_pods']")).to_have_text("1")
         assert page.evaluate("window.__sameDocument") is True  # the panels refreshed in place
 
         stuck = PodEviction.objects.get(request=request, name="prometheus-0")
