@@ -432,6 +432,11 @@ class ApprovalSerializer(serializers.ModelSerializer):
 
 class PodEvictionSerializer(serializers.ModelSerializer):
     attempt_count = serializers.IntegerField(source="attempts", read_only=True)
+    budget_words = serializers.CharField(
+        read_only=True,
+        help_text="The blocking budget's numbers in words, e.g. \"ns/pdb allows 0 disruptions: it needs 3 healthy "
+        'pods and has 3, so evicting one would leave 2 (as of 12:03:07 UTC)"; empty when no budget holds the pod.',
+    )
     attempts = EvictionAttemptSerializer(source="attempt_log", many=True, read_only=True)
     delete_requested_by = serializers.CharField(
         source="delete_requested_by.username",
@@ -460,6 +465,10 @@ class PodEvictionSerializer(serializers.ModelSerializer):
             "blocking_pdb",
             "budget_needs",
             "budget_has",
+            "budget_allowed",
+            "budget_expected",
+            "budget_seen_at",
+            "budget_words",
             "blocked_since",
             "next_attempt_at",
             "grace_period_seconds",

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Min, Q, Sum, Value
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -33,6 +33,7 @@ from evictions.models import (
     RequestStatus,
     Schedule,
 )
+from evictions.outcomes import budget_words
 from evictions.selectors import BlockExplanation
 from evictions.windows import WindowSpec, describe, next_opening
 
@@ -236,6 +237,7 @@ class BlockedBudget:
     blocked_for: str
     requests: tuple[HeldRequest, ...]
     live: BlockExplanation | None = None
+    words: str = ""  # its numbers in words (budget_words), as last read, with their time
 
     @property
     def anchor(self) -> str:
@@ -264,7 +266,7 @@ def blocked_budgets(now: datetime | None = None, limit: int = BUDGET_LIMIT, live
     held = PodEviction.objects.filter(status__in=HELD).exclude(blocking_pdb="")
     groups = list(
         held.values("request__cluster_id", "blocking_pdb")
-        .annotate(pods=Count("id"), since=Min("blocked_since"), needs=Max("budget_needs"), has=Min("budget_has"))
+        .annotate(pods=Count("id"), since=Min("blocked_since"))
         .order_by("-pods", "since", "blocking_pdb")[:limit]
     )
     if not groups:
@@ -280,21 +282,45 @@ def blocked_budgets(now: datetime | None = None, limit: int = BUDGET_LIMIT, live
     ):
         if (cluster_id, pdb) in keys:
             behind[(cluster_id, pdb)][request_id].append(f"{namespace}/{name}")
+    # One set of numbers per budget, not the largest "needs" of one pod beside the smallest "has" of another: the
+    # numbers read last (the watcher writes the same ones on every pod the budget holds).
+    latest: dict[tuple[int, str], PodEviction] = {}
+    for pod in (
+        held.filter(
+            blocking_pdb__in={pdb for _, pdb in keys},
+            request__cluster_id__in={c for c, _ in keys},
+            budget_needs__isnull=False,
+        )
+        .select_related("request")
+        .only(
+            "request__cluster_id",
+            "blocking_pdb",
+            "budget_needs",
+            "budget_has",
+            "budget_allowed",
+            "budget_expected",
+            "budget_seen_at",
+        )
+        .order_by(F("budget_seen_at").desc(nulls_last=True), "-pk")[:HELD_PODS_LIMIT]
+    ):
+        latest.setdefault((pod.request.cluster_id, pod.blocking_pdb), pod)
     clusters = Cluster.objects.in_bulk({cluster_id for cluster_id, _ in keys})
     budgets = []
     for g in groups:
         key = (g["request__cluster_id"], g["blocking_pdb"])
         since = g["since"]
+        numbers = latest.get(key)
         budgets.append(
             BlockedBudget(
                 cluster=clusters[key[0]],
                 pdb=key[1],
                 pods=g["pods"],
-                needs=g["needs"],
-                has=g["has"],
+                needs=numbers.budget_needs if numbers else None,
+                has=numbers.budget_has if numbers else None,
                 since=since,
                 blocked_for=age_words((now - since).total_seconds()) if since else "",
                 requests=tuple(HeldRequest(rid, tuple(names)) for rid, names in sorted(behind[key].items())),
+                words=numbers.budget_words if numbers else budget_words(key[1], needs=None, has=None),
             )
         )
     if live:

@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from clusters.models import Cluster
+from evictions.outcomes import budget_words
 
 
 class RequestKind(models.TextChoices):
@@ -207,8 +208,14 @@ class PodEviction(models.Model):
     budget = models.CharField(max_length=300, blank=True)
     # Who skipped the pod (a username, or "system:…"); null for a pod never skipped, or skipped by the drain rules.
     skipped_by = models.CharField(max_length=150, null=True, blank=True)
+    # The blocking budget's numbers, one set from one source: its desiredHealthy, currentHealthy, disruptionsAllowed
+    # and expectedPods as the budget watcher last read them (or as the last 429 gave them: needs and has, allowing
+    # none), and when. Said in words by budget_words.
     budget_needs = models.IntegerField(null=True, blank=True)
     budget_has = models.IntegerField(null=True, blank=True)
+    budget_allowed = models.IntegerField(null=True, blank=True)
+    budget_expected = models.IntegerField(null=True, blank=True)
+    budget_seen_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.IntegerField(null=True, blank=True)
     grace_period_seconds = models.IntegerField(null=True, blank=True)
     eviction_accepted_at = models.DateTimeField(null=True, blank=True)
@@ -253,6 +260,20 @@ class PodEviction(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in POD_FINISHED
+
+    @property
+    def budget_words(self) -> str:
+        """The blocking budget's numbers in words, with when they were read ("" when no budget holds the pod)."""
+        if not self.blocking_pdb:
+            return ""
+        return budget_words(
+            self.blocking_pdb,
+            needs=self.budget_needs,
+            has=self.budget_has,
+            allowed=self.budget_allowed,
+            expected=self.budget_expected,
+            at=self.budget_seen_at,
+        )
 
 
 class AttemptKind(models.TextChoices):

@@ -257,8 +257,8 @@ def test_a_pod_blocked_past_the_endpoints_minutes_is_notified_once(prod, rita, d
         "blocked",
     )
     assert delivery.payload["text"] == (
-        f"Drain of node-2 on prod-eu (#{request.pk}) is blocked: shop/web-1 has been blocked by budget "
-        "shop/web-pdb for 14 min (needs 2 healthy pods, has 2)"
+        f"Drain of node-2 on prod-eu (#{request.pk}) is blocked: shop/web-1 has been blocked for 14 min by its "
+        "budget: shop/web-pdb allows 0 disruptions: it needs 2 healthy pods and has 2, so evicting one would leave 1"
     )
     # Later ticks, and another blocked pod of the same request, say nothing more.
     make_blocked_pod(request, "web-2", since=now - timedelta(minutes=30))

@@ -57,7 +57,8 @@ def test_a_budget_block_shows_live_on_the_dashboard_and_a_stuck_pod_is_retried_f
         blocked = page.locator("#dash-blocked .dash-budget[data-pdb='payments/checkout-pdb']")
         expect(blocked).to_contain_text("demo", timeout=RUN_TIMEOUT_MS)
         expect(blocked).to_contain_text(f"#{request.pk}")
-        expect(blocked).to_contain_text(re.compile(r"needs 1 healthy pod and has \d"), timeout=RUN_TIMEOUT_MS)
+        budget_said = re.compile(r"allows \d disruptions?( now)?: it needs 1 healthy pod and has \d")
+        expect(blocked).to_contain_text(budget_said, timeout=RUN_TIMEOUT_MS)
         expect(blocked).to_contain_text("not Ready", timeout=RUN_TIMEOUT_MS)  # the replacement behind it
         expect(blocked.get_by_role("link", name="payments/checkout-pdb")).to_have_attribute(
             "href", f"/clusters/{cluster.pk}/pdbs/#pdb-payments_checkout-pdb"

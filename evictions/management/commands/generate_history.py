@@ -569,7 +569,7 @@ class Command(BaseCommand):
         note: str = {  # type: ignore[call-overload]
             PodStatus.EVICTED: "Gone.",
             PodStatus.DELETED: "Gone (deleted directly).",
-            PodStatus.BLOCKED: f"Blocked by {pdb}: needs {needs} healthy pods and has {has}.",
+            PodStatus.BLOCKED: f"Blocked by its disruption budget {pdb}.",  # its numbers are the budget_* fields
             PodStatus.NEEDS_INTERVENTION: "Blocked past the deadline: a person must decide."
             if final == 429
             else f"More than one PodDisruptionBudget selects this pod: {pdb}, {namespace}/all-pods.",
@@ -598,6 +598,8 @@ class Command(BaseCommand):
                 "blocking_pdb": pdb if blocked else "",
                 "budget_needs": needs if blocked else None,
                 "budget_has": has if blocked else None,
+                "budget_allowed": 0 if blocked else None,
+                "budget_seen_at": _moment(at) if blocked else None,
                 "last_status_code": answers[-1] if answers else None,
                 "eviction_accepted_at": _moment(at) if final in {200, 201} else None,
                 "finished_at": _moment(finished) if finished else None,
