@@ -1198,6 +1198,7 @@ class ApprovalViewSet(viewsets.GenericViewSet):
     def inbox(self, request: Request) -> Response:
         requests = approval_services.requests_awaiting_me(request.user)
         prefetch_related_objects(requests, _votes_prefetch())
+        attach_pod_counts(requests)  # progress and exceptions in one query, not one per request
         pods = approval_services.pod_deletes_awaiting_me(request.user)
         attempts = Prefetch("attempt_log", queryset=EvictionAttempt.objects.order_by("at", "id"))
         prefetch_related_objects(pods, attempts)
