@@ -440,7 +440,7 @@ def run_drainboard(scenario: dict[str, Any], args: argparse.Namespace, index: in
         )
         created = time.time()
         submit_calls = len(sim.request_log())  # planning: node, pods, budgets and one dry-run eviction per pod
-        finished = {"succeeded", "failed", "cancelled", "rejected"}
+        finished = {"succeeded", "done_with_exceptions", "failed", "cancelled", "rejected"}
         limit = time.monotonic() + args.timeout
         status = request.status
         while time.monotonic() < limit:

@@ -426,7 +426,7 @@ def submit_round(api: Any, base: str, clusters: dict[int, int], nodes: list[str]
 def wait_finished(request_ids: list[int], timeout: float) -> None:
     from evictions.models import EvictionRequest
 
-    terminal = {"succeeded", "failed", "cancelled", "rejected"}
+    terminal = {"succeeded", "done_with_exceptions", "failed", "cancelled", "rejected"}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         statuses = Counter(EvictionRequest.objects.filter(pk__in=request_ids).values_list("status", flat=True))

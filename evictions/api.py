@@ -55,7 +55,13 @@ from evictions.models import (
     WindowKind,
 )
 from evictions.planning import DrainOptions, PodTarget
-from evictions.selectors import queue_position, request_detail, request_progress
+from evictions.selectors import (
+    exceptions_in,
+    queue_position,
+    request_detail,
+    request_exceptions,
+    request_progress,
+)
 from evictions.services import approvals as approval_services
 from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
@@ -409,6 +415,11 @@ class ApprovalSerializer(serializers.ModelSerializer):
 
 class PodEvictionSerializer(serializers.ModelSerializer):
     attempt_count = serializers.IntegerField(source="attempts", read_only=True)
+    budget_words = serializers.CharField(
+        read_only=True,
+        help_text="The blocking budget's numbers in words, e.g. \"ns/pdb allows 0 disruptions: it needs 3 healthy "
+        'pods and has 3, so evicting one would leave 2 (as of 12:03:07 UTC)"; empty when no budget holds the pod.',
+    )
     attempts = EvictionAttemptSerializer(source="attempt_log", many=True, read_only=True)
     delete_requested_by = serializers.CharField(
         source="delete_requested_by.username",
@@ -437,6 +448,10 @@ class PodEvictionSerializer(serializers.ModelSerializer):
             "blocking_pdb",
             "budget_needs",
             "budget_has",
+            "budget_allowed",
+            "budget_expected",
+            "budget_seen_at",
+            "budget_words",
             "blocked_since",
             "next_attempt_at",
             "grace_period_seconds",
@@ -471,6 +486,11 @@ class ProgressSerializer(serializers.Serializer):
     percent = serializers.IntegerField()
 
 
+class ExceptionsSerializer(serializers.Serializer):
+    skipped = serializers.IntegerField(help_text="Pods a person skipped (not those the drain rules skip).")
+    deleted = serializers.IntegerField(help_text="Pods deleted directly, bypassing their budget.")
+
+
 class ProgressDetailSerializer(ProgressSerializer):
     terminating = serializers.IntegerField()
     skipped = serializers.IntegerField()
@@ -502,6 +522,7 @@ _REQUEST_FIELDS = [
     "finished_at",
     "updated_at",
     "progress",
+    "exceptions",
 ]
 
 
@@ -511,6 +532,10 @@ class EvictionRequestSerializer(serializers.ModelSerializer):
     cluster_name = serializers.CharField(source="cluster.name", read_only=True)
     requester = serializers.CharField(source="requester.username", read_only=True)  # type: ignore[assignment]
     progress = serializers.SerializerMethodField()
+    exceptions = serializers.SerializerMethodField(
+        help_text="Pods a person took out of the eviction: skipped by someone, or deleted directly. A request that "
+        "finished with any ends `done_with_exceptions`."
+    )
     approvals = serializers.SerializerMethodField()
 
     class Meta:
@@ -524,6 +549,10 @@ class EvictionRequestSerializer(serializers.ModelSerializer):
         if votes is None:  # not prefetched by the view
             votes = list(_votes().filter(request=obj, pod__isnull=True))
         return list(ApprovalSerializer(votes, many=True).data)
+
+    @extend_schema_field(ExceptionsSerializer)
+    def get_exceptions(self, obj: EvictionRequest) -> dict[str, int]:
+        return request_exceptions(obj).as_json()
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, obj: EvictionRequest) -> dict[str, int]:
@@ -568,9 +597,13 @@ class EvictionRequestDetailSerializer(EvictionRequestSerializer):
     def get_queue_position(self, obj: EvictionRequest) -> int | None:
         return queue_position(obj)
 
+    @extend_schema_field(ExceptionsSerializer)
+    def get_exceptions(self, obj: EvictionRequest) -> dict[str, int]:
+        return exceptions_in(list(obj.pods.all())).as_json()  # every pod is prefetched by request_detail
+
     @extend_schema_field(ProgressDetailSerializer)
     def get_progress(self, obj: EvictionRequest) -> dict[str, int]:
-        progress = request_progress(obj)
+        progress = request_progress(obj, prefetched=True)  # every pod is prefetched by request_detail
         percent = progress.percent if progress.total or obj.pods_created_at else 0
         return {
             "total": progress.total,
@@ -1148,6 +1181,7 @@ class ApprovalViewSet(viewsets.GenericViewSet):
     def inbox(self, request: Request) -> Response:
         requests = approval_services.requests_awaiting_me(request.user)
         prefetch_related_objects(requests, _votes_prefetch())
+        attach_pod_counts(requests)  # progress and exceptions in one query, not one per request
         pods = approval_services.pod_deletes_awaiting_me(request.user)
         attempts = Prefetch("attempt_log", queryset=EvictionAttempt.objects.order_by("at", "id"))
         prefetch_related_objects(pods, attempts)

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Min, Q, Sum, Value
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from clusters import kube
@@ -32,6 +33,7 @@ from evictions.models import (
     RequestStatus,
     Schedule,
 )
+from evictions.outcomes import budget_words
 from evictions.selectors import BlockExplanation
 from evictions.windows import WindowSpec, describe, next_opening
 
@@ -76,14 +78,38 @@ def age_words(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class ClusterCard:
+    """A cluster's counts. Each count is of one request or pod status, so that it equals the rows of the history list
+    filtered by the cluster and that status, which the card links to (`lists`)."""
+
     cluster: Cluster
     running: int = 0
     paused_requests: int = 0
     awaiting: int = 0
-    drains_queued: int = 0
+    scheduled: int = 0
+    drains_queued: int = 0  # of scheduled: drains waiting for their turn
     stuck_requests: int = 0
     blocked_pods: int = 0
     stuck_pods: int = 0
+
+    @property
+    def active(self) -> int:
+        """Started and not finished: running, needing a person (its other pods still run) or paused."""
+        return self.running + self.stuck_requests + self.paused_requests
+
+    @property
+    def lists(self) -> dict[str, str]:
+        """Each count's list: the request or pod history of this cluster in that status."""
+        requests, pods = reverse("requests"), reverse("evictions")
+        pk = self.cluster.pk
+        return {
+            "running": f"{requests}?cluster={pk}&status={RequestStatus.RUNNING}",
+            "needs_intervention": f"{requests}?cluster={pk}&status={RequestStatus.NEEDS_INTERVENTION}",
+            "paused": f"{requests}?cluster={pk}&status={RequestStatus.PAUSED}",
+            "scheduled": f"{requests}?cluster={pk}&status={RequestStatus.SCHEDULED}",
+            "awaiting_approval": f"{requests}?cluster={pk}&status={RequestStatus.AWAITING_APPROVAL}",
+            "blocked_pods": f"{pods}?cluster={pk}&status={PodStatus.BLOCKED}",
+            "stuck_pods": f"{pods}?cluster={pk}&status={PodStatus.NEEDS_INTERVENTION}",
+        }
 
     @property
     def status(self) -> str:
@@ -129,6 +155,7 @@ def cluster_cards() -> list[ClusterCard]:
                 running=r.get(RequestStatus.RUNNING, 0),
                 paused_requests=r.get(RequestStatus.PAUSED, 0),
                 awaiting=r.get(RequestStatus.AWAITING_APPROVAL, 0),
+                scheduled=r.get(RequestStatus.SCHEDULED, 0),
                 drains_queued=r.get("drains_queued", 0),
                 stuck_requests=r.get(RequestStatus.NEEDS_INTERVENTION, 0),
                 blocked_pods=p.get(PodStatus.BLOCKED, 0),
@@ -210,6 +237,7 @@ class BlockedBudget:
     blocked_for: str
     requests: tuple[HeldRequest, ...]
     live: BlockExplanation | None = None
+    words: str = ""  # its numbers in words (budget_words), as last read, with their time
 
     @property
     def anchor(self) -> str:
@@ -238,7 +266,7 @@ def blocked_budgets(now: datetime | None = None, limit: int = BUDGET_LIMIT, live
     held = PodEviction.objects.filter(status__in=HELD).exclude(blocking_pdb="")
     groups = list(
         held.values("request__cluster_id", "blocking_pdb")
-        .annotate(pods=Count("id"), since=Min("blocked_since"), needs=Max("budget_needs"), has=Min("budget_has"))
+        .annotate(pods=Count("id"), since=Min("blocked_since"))
         .order_by("-pods", "since", "blocking_pdb")[:limit]
     )
     if not groups:
@@ -254,21 +282,45 @@ def blocked_budgets(now: datetime | None = None, limit: int = BUDGET_LIMIT, live
     ):
         if (cluster_id, pdb) in keys:
             behind[(cluster_id, pdb)][request_id].append(f"{namespace}/{name}")
+    # One set of numbers per budget, not the largest "needs" of one pod beside the smallest "has" of another: the
+    # numbers read last (the watcher writes the same ones on every pod the budget holds).
+    latest: dict[tuple[int, str], PodEviction] = {}
+    for pod in (
+        held.filter(
+            blocking_pdb__in={pdb for _, pdb in keys},
+            request__cluster_id__in={c for c, _ in keys},
+            budget_needs__isnull=False,
+        )
+        .select_related("request")
+        .only(
+            "request__cluster_id",
+            "blocking_pdb",
+            "budget_needs",
+            "budget_has",
+            "budget_allowed",
+            "budget_expected",
+            "budget_seen_at",
+        )
+        .order_by(F("budget_seen_at").desc(nulls_last=True), "-pk")[:HELD_PODS_LIMIT]
+    ):
+        latest.setdefault((pod.request.cluster_id, pod.blocking_pdb), pod)
     clusters = Cluster.objects.in_bulk({cluster_id for cluster_id, _ in keys})
     budgets = []
     for g in groups:
         key = (g["request__cluster_id"], g["blocking_pdb"])
         since = g["since"]
+        numbers = latest.get(key)
         budgets.append(
             BlockedBudget(
                 cluster=clusters[key[0]],
                 pdb=key[1],
                 pods=g["pods"],
-                needs=g["needs"],
-                has=g["has"],
+                needs=numbers.budget_needs if numbers else None,
+                has=numbers.budget_has if numbers else None,
                 since=since,
                 blocked_for=age_words((now - since).total_seconds()) if since else "",
                 requests=tuple(HeldRequest(rid, tuple(names)) for rid, names in sorted(behind[key].items())),
+                words=numbers.budget_words if numbers else budget_words(key[1], needs=None, has=None),
             )
         )
     if live:

@@ -15,7 +15,17 @@ from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from evictions.models import Approval, Decision, EvictionAttempt, EvictionRequest, PodEviction, PodStatus
+from evictions.models import (
+    POD_DELETED,
+    POD_SKIPPED_BY_PERSON,
+    Approval,
+    Decision,
+    EvictionAttempt,
+    EvictionRequest,
+    Exceptions,
+    PodEviction,
+    PodStatus,
+)
 
 M = TypeVar("M", bound=Model)
 
@@ -137,6 +147,8 @@ def attach_pod_counts(requests: Sequence[EvictionRequest]) -> None:
                 pod_done=Count("id", filter=Q(status__in=[PodStatus.EVICTED, PodStatus.DELETED])),
                 pod_blocked=Count("id", filter=Q(status=PodStatus.BLOCKED)),
                 pod_stuck=Count("id", filter=Q(status=PodStatus.NEEDS_INTERVENTION)),
+                pod_skipped_by_person=Count("id", filter=POD_SKIPPED_BY_PERSON),
+                pod_deleted=Count("id", filter=POD_DELETED),
             )
             .order_by()
         )
@@ -145,6 +157,9 @@ def attach_pod_counts(requests: Sequence[EvictionRequest]) -> None:
         row = counts.get(request.pk, {})
         for name in ("pod_total", "pod_done", "pod_blocked", "pod_stuck"):
             setattr(request, name, row.get(name, 0))
+        request.exceptions = Exceptions(  # type: ignore[attr-defined]
+            skipped=row.get("pod_skipped_by_person", 0), deleted=row.get("pod_deleted", 0)
+        )
 
 
 # ---- sort orders and keyset pages ----------------------------------------------------------------------------------

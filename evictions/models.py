@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
@@ -9,6 +11,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from clusters.models import Cluster
+from evictions.outcomes import budget_words
 
 
 class RequestKind(models.TextChoices):
@@ -22,6 +25,9 @@ class RequestStatus(models.TextChoices):
     RUNNING = "running", "Running"
     PAUSED = "paused", "Paused"
     SUCCEEDED = "succeeded", "Succeeded"
+    # Every pod is done, but a person skipped some or deleted some directly (bypassing the budget): not a plain
+    # success, and an API client filtering by status must be able to tell.
+    DONE_WITH_EXCEPTIONS = "done_with_exceptions", "Done with exceptions"
     FAILED = "failed", "Failed"
     NEEDS_INTERVENTION = "needs_intervention", "Needs intervention"
     CANCELLED = "cancelled", "Cancelled"
@@ -30,13 +36,22 @@ class RequestStatus(models.TextChoices):
 
 # Requests whose pods are being worked on: their pods may be claimed, attempted, followed and watched.
 REQUEST_RUNNING = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
-REQUEST_FINISHED = {RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.CANCELLED, RequestStatus.REJECTED}
+REQUEST_FINISHED = {
+    RequestStatus.SUCCEEDED,
+    RequestStatus.DONE_WITH_EXCEPTIONS,
+    RequestStatus.FAILED,
+    RequestStatus.CANCELLED,
+    RequestStatus.REJECTED,
+}
+# Finished with every pod done (uncordon_when_done applies): plainly, or after a person stepped in.
+REQUEST_DONE = {RequestStatus.SUCCEEDED, RequestStatus.DONE_WITH_EXCEPTIONS}
 REQUEST_COLOURS = {
     "awaiting_approval": "grey",
     "scheduled": "blue",
     "running": "blue",
     "paused": "amber",
     "succeeded": "green",
+    "done_with_exceptions": "amber",
     "failed": "red",
     "needs_intervention": "red",
     "cancelled": "grey",
@@ -71,6 +86,35 @@ class PodStatus(models.TextChoices):
 
 POD_FINISHED = {PodStatus.EVICTED, PodStatus.DELETED, PodStatus.SKIPPED, PodStatus.FAILED, PodStatus.CANCELLED}
 POD_WAITING_TO_TRY = {PodStatus.PENDING, PodStatus.BLOCKED}
+# A pod a person took out of the eviction: deleted directly (bypassing its budget), or skipped by someone. Pods the
+# drain rules leave alone (DaemonSet and mirror pods, skipped at plan time) have no skipped_by and are not exceptions.
+POD_SKIPPED_BY_PERSON = Q(status=PodStatus.SKIPPED, skipped_by__isnull=False)
+POD_DELETED = Q(status=PodStatus.DELETED)
+
+
+@dataclass(frozen=True)
+class Exceptions:
+    """How a request's pods left the normal path: skipped by a person, or deleted directly."""
+
+    skipped: int = 0
+    deleted: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.skipped or self.deleted)
+
+    def words(self) -> str:
+        """'2 skipped, 1 deleted directly' (the parts that are not zero; '' for none)."""
+        parts = []
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped")
+        if self.deleted:
+            parts.append(f"{self.deleted} deleted directly")
+        return ", ".join(parts)
+
+    def as_json(self) -> dict[str, int]:
+        return {"skipped": self.skipped, "deleted": self.deleted}
+
+
 POD_COLOURS = {
     "pending": "grey",
     "evicting": "blue",
@@ -162,8 +206,16 @@ class PodEviction(models.Model):
     # The one budget that covers the pod, from its plan ("namespace/name"; "" for none or several): what another
     # request starting on the cluster checks before it sends a pod of the same budget at once.
     budget = models.CharField(max_length=300, blank=True)
+    # Who skipped the pod (a username, or "system:…"); null for a pod never skipped, or skipped by the drain rules.
+    skipped_by = models.CharField(max_length=150, null=True, blank=True)
+    # The blocking budget's numbers, one set from one source: its desiredHealthy, currentHealthy, disruptionsAllowed
+    # and expectedPods as the budget watcher last read them (or as the last 429 gave them: needs and has, allowing
+    # none), and when. Said in words by budget_words.
     budget_needs = models.IntegerField(null=True, blank=True)
     budget_has = models.IntegerField(null=True, blank=True)
+    budget_allowed = models.IntegerField(null=True, blank=True)
+    budget_expected = models.IntegerField(null=True, blank=True)
+    budget_seen_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.IntegerField(null=True, blank=True)
     grace_period_seconds = models.IntegerField(null=True, blank=True)
     eviction_accepted_at = models.DateTimeField(null=True, blank=True)
@@ -208,6 +260,20 @@ class PodEviction(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in POD_FINISHED
+
+    @property
+    def budget_words(self) -> str:
+        """The blocking budget's numbers in words, with when they were read ("" when no budget holds the pod)."""
+        if not self.blocking_pdb:
+            return ""
+        return budget_words(
+            self.blocking_pdb,
+            needs=self.budget_needs,
+            has=self.budget_has,
+            allowed=self.budget_allowed,
+            expected=self.budget_expected,
+            at=self.budget_seen_at,
+        )
 
 
 class AttemptKind(models.TextChoices):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from clusters.kubetypes import Answer
@@ -31,15 +32,57 @@ class Next(StrEnum):
     FAILED = "failed"
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def budget_words(
+    pdb: str,
+    *,
+    needs: int | None,
+    has: int | None,
+    allowed: int | None = None,
+    expected: int | None = None,
+    at: datetime | None = None,
+) -> str:
+    """A budget's numbers as the cluster means them, in one sentence: how many disruptions it allows and why.
+
+    needs/has/expected are the budget's desiredHealthy/currentHealthy/expectedPods; allowed its disruptionsAllowed
+    (None: not read, as from a 429, which the API server only answers when it is 0). `at` is when the numbers were
+    read. Every page, the API and the notifications say a budget's numbers through this one function."""
+    if needs is None or has is None:
+        words = f"{pdb}: its numbers are not known yet"
+    elif allowed is not None and allowed > 0:
+        words = (
+            f"{pdb} allows {_plural(allowed, 'disruption')} now: it needs {_plural(needs, 'healthy pod')} "
+            f"and has {has}, so the next try should go through"
+        )
+    else:
+        words = f"{pdb} allows 0 disruptions: it needs {_plural(needs, 'healthy pod')} and has {has}"
+        unready = expected - has if expected is not None else None
+        if has < needs:
+            words += f" ({unready} unready)" if unready and unready > 0 else f", {needs - has} short"
+        elif has == needs:
+            words += f", so evicting one would leave {has - 1}"
+        else:  # more healthy than needed, yet no disruption: the budget's status lags behind its pods
+            words += ", but its status has not caught up with its pods yet"
+    if at is not None:
+        words += f" (as of {at.astimezone(UTC):%H:%M:%S} UTC)"
+    return words
+
+
 @dataclass(frozen=True)
 class Budget:
+    """The budget a 429 names, with the numbers its message gives (None when it gives none)."""
+
     name: str
-    needs: int
-    has: int
+    needs: int | None
+    has: int | None
 
     def words(self, namespace: str = "") -> str:
+        # The API server refuses with these numbers only when the budget allows no disruption.
         who = f"{namespace}/{self.name}" if namespace else self.name
-        return f"{who} needs {self.needs} healthy pod{'s' if self.needs != 1 else ''} and has {self.has}"
+        return budget_words(who, needs=self.needs, has=self.has, allowed=0)
 
 
 @dataclass(frozen=True)
@@ -52,13 +95,18 @@ class Outcome:
     flag_cluster: bool = False  # credentials or RBAC are wrong: mark the cluster
 
 
+def _who(budget: Budget, namespace: str) -> str:
+    # The note names the budget; its numbers are said once, from the pod's budget fields (budget_words).
+    return f"{namespace}/{budget.name}" if namespace else budget.name
+
+
 def budget_from(answer: Answer) -> Budget | None:
     for cause in answer.causes:
         if cause.reason == "DisruptionBudget":
             match = _BUDGET.search(cause.message)
             if match:
                 return Budget(match["name"], int(match["needs"]), int(match["has"]))
-            return Budget(cause.message[:100] or "unknown", 0, 0)
+            return Budget(cause.message[:100] or "unknown", None, None)
     return None
 
 
@@ -102,12 +150,14 @@ def decide(
         if budget is not None:
             if deadline_passed:
                 return Outcome(
-                    Next.NEEDS_INTERVENTION, f"Still blocked at the deadline: {budget.words(namespace)}.", budget=budget
+                    Next.NEEDS_INTERVENTION,
+                    f"Still blocked at the deadline by its disruption budget {_who(budget, namespace)}.",
+                    budget=budget,
                 )
             wait = backoff(attempt, base=PDB_BACKOFF_BASE, cap=PDB_BACKOFF_CAP, rng=rng)
             return Outcome(
                 Next.BLOCKED,
-                f"Blocked by a disruption budget: {budget.words(namespace)}.",
+                f"Blocked by its disruption budget {_who(budget, namespace)}.",
                 retry_in=wait,
                 budget=budget,
             )

@@ -9,20 +9,23 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, Value, When
 from django.utils import timezone
 
 from clusters import kube
 from clusters.models import Cluster
 from evictions.approvals import Tally, Vote, policy_allows, tally
 from evictions.models import (
+    POD_DELETED,
     POD_FINISHED,
+    POD_SKIPPED_BY_PERSON,
     WEEKDAY_NAMES,
     Approval,
     ApprovalPolicy,
     Decision,
     EvictionAttempt,
     EvictionRequest,
+    Exceptions,
     MaintenanceWindow,
     PodEviction,
     PodStatus,
@@ -91,27 +94,69 @@ def timeline_rows(request: EvictionRequest) -> tuple[list[tuple[Any, ...]], dict
 @dataclass(frozen=True)
 class Progress:
     total: int
-    done: int
+    done: int  # evicted or deleted directly
     blocked: int
     stuck: int
     terminating: int
     skipped: int
+    deleted: int = 0  # of done: deleted directly, bypassing the budget
+    skipped_by_person: int = 0  # of skipped: by a person (the others by the drain rules)
 
     @property
     def percent(self) -> int:
         return int(100 * self.done / self.total) if self.total else 100
 
+    @property
+    def evicted(self) -> int:
+        return self.done - self.deleted
 
-def request_progress(request: EvictionRequest) -> Progress:
-    pods = list(request.pods.all())  # prefetched by request_detail
-    counted = [p for p in pods if p.status != PodStatus.SKIPPED]
+
+def progress_of(statuses: list[tuple[str, bool]]) -> Progress:
+    """Progress over (status, skipped by a person) of every pod of a request."""
+    counted = [s for s, _ in statuses if s != PodStatus.SKIPPED]
     return Progress(
         total=len(counted),
-        done=sum(1 for p in counted if p.status in (PodStatus.EVICTED, PodStatus.DELETED)),
-        blocked=sum(1 for p in counted if p.status == PodStatus.BLOCKED),
-        stuck=sum(1 for p in counted if p.status == PodStatus.NEEDS_INTERVENTION),
-        terminating=sum(1 for p in counted if p.status == PodStatus.TERMINATING),
-        skipped=len(pods) - len(counted),
+        done=sum(1 for s in counted if s in (PodStatus.EVICTED, PodStatus.DELETED)),
+        blocked=counted.count(PodStatus.BLOCKED),
+        stuck=counted.count(PodStatus.NEEDS_INTERVENTION),
+        terminating=counted.count(PodStatus.TERMINATING),
+        skipped=len(statuses) - len(counted),
+        deleted=counted.count(PodStatus.DELETED),
+        skipped_by_person=sum(1 for s, by_person in statuses if s == PodStatus.SKIPPED and by_person),
+    )
+
+
+def request_progress(request: EvictionRequest, *, prefetched: bool = False) -> Progress:
+    """The request's progress over all its pods: from the prefetched pods when they are all there (the API's
+    detail), else one grouped query (the page lists only the first pods)."""
+    if prefetched:
+        return progress_of([(p.status, p.skipped_by is not None) for p in request.pods.all()])
+    rows = (
+        PodEviction.objects.filter(request=request)
+        .values_list("status", "skipped_by")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return progress_of([(status, by is not None) for status, by, n in rows for _ in range(n)])
+
+
+def request_exceptions(request: EvictionRequest) -> Exceptions:
+    """The pods of a request a person skipped or deleted directly (one query; a list page has them from
+    history.attach_pod_counts instead)."""
+    attached = getattr(request, "exceptions", None)
+    if isinstance(attached, Exceptions):
+        return attached
+    counts = PodEviction.objects.filter(request=request).aggregate(
+        skipped=Count("pk", filter=POD_SKIPPED_BY_PERSON), deleted=Count("pk", filter=POD_DELETED)
+    )
+    return Exceptions(skipped=counts["skipped"] or 0, deleted=counts["deleted"] or 0)
+
+
+def exceptions_in(pods: list[PodEviction]) -> Exceptions:
+    """request_exceptions over pods already read (every pod of the request)."""
+    return Exceptions(
+        skipped=sum(1 for p in pods if p.status == PodStatus.SKIPPED and p.skipped_by is not None),
+        deleted=sum(1 for p in pods if p.status == PodStatus.DELETED),
     )
 
 

@@ -63,6 +63,7 @@ from evictions.models import (
     Schedule,
     WindowKind,
 )
+from evictions.outcomes import budget_words
 from evictions.selectors import (
     POD_TABLE_LIMIT,
     ApprovalState,
@@ -233,16 +234,17 @@ def _why_blocked(req: EvictionRequest, rows: list[dict[str, Any]]) -> list[dict[
         behind = [row for row in rows if row["pod"].blocking_pdb == key and not row["pod"].finished]
         oldest = min(behind, key=lambda row: row["pod"].blocked_since or row["pod"].created_at) if behind else None
         first = oldest["pod"] if oldest else None
+        # One set of numbers: the ones read last of the pods it holds (the watcher writes the same on each).
+        read = [row["pod"] for row in behind if row["pod"].budget_seen_at]
+        numbers = max(read, key=lambda pod: pod.budget_seen_at) if read else first
         waits = [row["next_in"] for row in behind if row["next_in"] is not None]
         result.append(
             {
                 "pdb": key,
-                "needs": first.budget_needs if first else None,
-                "has": first.budget_has if first else None,
+                "words": numbers.budget_words if numbers else budget_words(key, needs=None, has=None),
                 "blocked_for": oldest["blocked_for"] if oldest else "",
                 "next_in": min(waits) if waits else None,
                 "pods": [row["pod"] for row in behind],
-                "numbers": explanation.numbers,
                 # With every selected pod Ready, only the budget's own arithmetic can still say no.
                 "allows_none": explanation.disruptions_allowed == 0,
                 "unready": explanation.unready,
@@ -324,7 +326,8 @@ def _live_context(req: EvictionRequest, user: Any) -> dict[str, Any]:
     return {
         "req": req,
         "colour": REQUEST_COLOURS.get(req.status, "grey"),
-        "progress": request_progress(req),
+        # The rows are every pod unless the first page is full: then progress counts them all in one query.
+        "progress": request_progress(req, prefetched=len(rows) < POD_TABLE_LIMIT),
         "rows": rows,
         # Only a full first page can hide pods: count them then, and only then.
         "pod_total": pod_count(req) if len(rows) >= POD_TABLE_LIMIT else len(rows),

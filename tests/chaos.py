@@ -873,7 +873,7 @@ def run_chaos(config: ChaosConfig, *, actor: Any, out: Callable[[str], None] = p
 
         def done_count() -> int:
             return EvictionRequest.objects.filter(
-                pk__in=request_ids, status__in=["succeeded", "failed", "cancelled"]
+                pk__in=request_ids, status__in=["succeeded", "done_with_exceptions", "failed", "cancelled"]
             ).count()
 
         done_at_stop = _retrying(done_count)

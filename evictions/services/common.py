@@ -30,6 +30,13 @@ def not_now(what: str, action: str, status_label: str) -> ValidationError:
     return ValidationError({"status": [f"The {what} cannot be {action}: its status is {status_label.lower()}."]})
 
 
+def actor_name(actor: Actor) -> str:
+    """The name the audit log gives the actor: a username, or "system:<component>"."""
+    if isinstance(actor, System):
+        return actor.name
+    return actor.get_username() or "anonymous"
+
+
 def endpoint(cluster: Cluster) -> kube.Endpoint:
     return kube.Endpoint.for_cluster(cluster)
 

@@ -31,7 +31,7 @@ from evictions.models import (
     RequestStatus,
 )
 from evictions.outcomes import Next, Outcome, decide
-from evictions.services.common import WORKER, after_commit, authorize, endpoint, not_now, notify
+from evictions.services.common import WORKER, actor_name, after_commit, authorize, endpoint, not_now, notify
 from evictions.services.requests import _require_reason, request_refresh
 
 LATE = "late: claim lost"  # an attempt's outcome when its claim ran out before the answer came (see _record)
@@ -235,8 +235,12 @@ def _record(*, claimed: PodEviction, answer: Answer, outcome: Outcome, at: datet
             pod.status = PodStatus.BLOCKED
             pod.blocked_since = pod.blocked_since or at
             pod.blocking_pdb = f"{pod.namespace}/{outcome.budget.name}" if outcome.budget else ""
+            # The 429's numbers, until the budget watcher reads the budget: it refuses only when none is allowed.
             pod.budget_needs = outcome.budget.needs if outcome.budget else None
             pod.budget_has = outcome.budget.has if outcome.budget else None
+            pod.budget_allowed = 0 if outcome.budget and outcome.budget.needs is not None else None
+            pod.budget_expected = None
+            pod.budget_seen_at = at if pod.budget_needs is not None else None
             pod.next_attempt_at = now + timedelta(seconds=outcome.retry_in or 1)
         elif outcome.next is Next.RETRY:
             pod.status = PodStatus.BLOCKED if was == PodStatus.BLOCKED else PodStatus.PENDING
@@ -295,6 +299,9 @@ _ATTEMPT_FIELDS = [
     "blocking_pdb",
     "budget_needs",
     "budget_has",
+    "budget_allowed",
+    "budget_expected",
+    "budget_seen_at",
     "eviction_accepted_at",
     "finished_at",
     "seconds_to_evict",
@@ -477,6 +484,7 @@ def pod_skip(*, actor: Actor, pod_id: int, reason: str) -> PodEviction:
             raise not_now("pod", "skipped", pod.get_status_display())
         was = pod.status
         pod.status, pod.finished_at, pod.next_attempt_at = PodStatus.SKIPPED, timezone.now(), None
+        pod.skipped_by = actor_name(actor)
         pod.note = f"Skipped by {actor}: {reason}"[:2000]
         pod.save()
         audit_record(
@@ -813,13 +821,18 @@ def budgets_seen(cluster_id: int, pdbs: list[Pdb]) -> int:
     if len(seen) > 1:  # a list: only the budgets that hold pods back, not one UPDATE for every budget of the cluster
         blocking = set(blocked_pods(cluster_id).filter(blocking_pdb__in=seen).values_list("blocking_pdb", flat=True))
     changed = 0
+    now = timezone.now()
     for key in blocking:
         pdb = seen[key]
+        numbers = {
+            "budget_needs": pdb.desired_healthy,
+            "budget_has": pdb.current_healthy,
+            "budget_allowed": pdb.disruptions_allowed,
+            "budget_expected": pdb.expected_pods,
+        }
+        # Written only when they changed: the time says when these numbers were read, which they still are.
         changed += (
-            blocked_pods(cluster_id)
-            .filter(blocking_pdb=key)
-            .exclude(budget_needs=pdb.desired_healthy, budget_has=pdb.current_healthy)
-            .update(budget_needs=pdb.desired_healthy, budget_has=pdb.current_healthy)
+            blocked_pods(cluster_id).filter(blocking_pdb=key).exclude(**numbers).update(**numbers, budget_seen_at=now)
         )
     return changed
 
@@ -850,10 +863,10 @@ def pod_deadline_reached(*, pod_id: int) -> None:
         if pod.status != PodStatus.BLOCKED:
             return
         request = EvictionRequest.objects.select_for_update().get(pk=pod.request_id)
-        budget = pod.blocking_pdb or "its disruption budget"
-        numbers = f" needs {pod.budget_needs} healthy pods and has {pod.budget_has}" if pod.budget_needs else ""
+        # The note names the budget; its numbers are the pod's budget fields, said once (PodEviction.budget_words).
+        budget = f"its disruption budget {pod.blocking_pdb}" if pod.blocking_pdb else "its disruption budget"
         pod.status, pod.next_attempt_at = PodStatus.NEEDS_INTERVENTION, None
-        pod.note = f"Still blocked at the deadline: {budget}{numbers}."
+        pod.note = f"Still blocked at the deadline by {budget}."
         pod.save()
         audit_record(
             actor=System("tick"),

@@ -18,9 +18,12 @@ from clusters import kube
 from clusters.models import Cluster
 from evictions.models import (
     POD_FINISHED,
+    POD_SKIPPED_BY_PERSON,
     POD_WAITING_TO_TRY,
+    REQUEST_DONE,
     REQUEST_RUNNING,
     EvictionRequest,
+    Exceptions,
     PauseKind,
     PodEviction,
     PodStatus,
@@ -522,7 +525,7 @@ def _finish(request: EvictionRequest, status: str, reason: str) -> None:
         cluster=request.cluster,
         details={"reason": request.status_reason},
     )
-    if request.kind == RequestKind.DRAIN and request.uncordon_when_done and status == RequestStatus.SUCCEEDED:
+    if request.kind == RequestKind.DRAIN and request.uncordon_when_done and status in REQUEST_DONE:
         from evictions.tasks import uncordon_node
 
         after_commit(uncordon_node, request.pk)
@@ -550,9 +553,19 @@ def request_refresh(*, request: EvictionRequest) -> None:
         failed = counts.get(PodStatus.FAILED, 0)
         if failed:
             _finish(request, RequestStatus.FAILED, f"{failed} pod(s) failed; the others are done.")
+            return
+        exceptions = Exceptions(
+            skipped=PodEviction.objects.filter(POD_SKIPPED_BY_PERSON, request=request).count()
+            if counts.get(PodStatus.SKIPPED)
+            else 0,
+            deleted=counts.get(PodStatus.DELETED, 0),
+        )
+        evicted = counts.get(PodStatus.EVICTED, 0)
+        if exceptions:
+            words = f"{exceptions.words()}; {evicted} pod(s) evicted."
+            _finish(request, RequestStatus.DONE_WITH_EXCEPTIONS, words)
         else:
-            done = counts.get(PodStatus.EVICTED, 0) + counts.get(PodStatus.DELETED, 0)
-            _finish(request, RequestStatus.SUCCEEDED, f"{done} pod(s) evicted or deleted.")
+            _finish(request, RequestStatus.SUCCEEDED, f"{evicted} pod(s) evicted.")
         return
     if request.status == RequestStatus.PAUSED:
         return

@@ -270,6 +270,29 @@ def test_list_filters_by_cluster_status_requester_node_and_dates(viewer_api, ali
     assert "plan" not in row and "pods" not in row
 
 
+def test_a_request_done_with_exceptions_says_so_with_its_exceptions_and_is_found_by_status(viewer_api, alice):
+    prod = ClusterFactory(name="prod")
+    plain = make_request(prod, alice, status=RequestStatus.SUCCEEDED)
+    PodEviction.objects.create(request=plain, namespace="kube-system", name="p", uid="0", status=PodStatus.SKIPPED)
+    request = make_request(prod, alice, status="done_with_exceptions", status_reason="Done with exceptions: …")
+    for index, (status, by) in enumerate(
+        [("evicted", None), ("skipped", "olga"), ("skipped", "olga"), ("skipped", None), ("deleted", None)]
+    ):
+        PodEviction.objects.create(
+            request=request, namespace="shop", name=f"p{index}", uid=str(index), status=status, skipped_by=by
+        )
+
+    found = viewer_api.get(URL + "?status=done_with_exceptions").json()["results"]
+    assert [(row["id"], row["status"]) for row in found] == [(request.pk, "done_with_exceptions")]
+    assert found[0]["exceptions"] == {"skipped": 2, "deleted": 1}
+    assert viewer_api.get(f"{URL}{request.pk}/").json()["exceptions"] == {"skipped": 2, "deleted": 1}
+    # Pods the drain rules skip (DaemonSet, mirror pods) are no exception.
+    assert viewer_api.get(f"{URL}{plain.pk}/").json()["exceptions"] == {"skipped": 0, "deleted": 0}
+    schema = viewer_api.get("/api/schema/?format=json").json()
+    request_schema = schema["components"]["schemas"]["EvictionRequest"]["properties"]
+    assert "done_with_exceptions" in str(schema["components"]["schemas"]) and "exceptions" in request_schema
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

@@ -123,9 +123,10 @@ def test_interventions_list_stuck_pods_and_requests_longest_waiting_first_and_bo
 def test_blocked_budgets_group_pods_by_cluster_and_budget_with_the_requests_they_hold(alice):
     prod, other = ClusterFactory(name="prod", reachable=False, last_error="refused"), ClusterFactory(name="other")
     first, second = make_request(prod, alice), make_request(prod, alice)
-    blocked(first, "web-1", ago=300)
-    blocked(first, "web-2", ago=100, budget_has=0)
-    blocked(second, "web-3", ago=50)
+    read = timezone.now() - timedelta(seconds=30)
+    blocked(first, "web-1", ago=300, budget_seen_at=read - timedelta(seconds=60))
+    blocked(first, "web-2", ago=100, budget_has=0, budget_allowed=0, budget_expected=2, budget_seen_at=read)
+    blocked(second, "web-3", ago=50)  # a 429's numbers from before the watcher read the budget
     blocked(first, "db-1", pdb="data/db-pdb")
     blocked(make_request(other, alice), "web-1")  # the same budget name on another cluster is another budget
     make_pod(first, "done", status=PodStatus.EVICTED, blocking_pdb="shop/web-pdb")  # finished: not held
@@ -133,7 +134,11 @@ def test_blocked_budgets_group_pods_by_cluster_and_budget_with_the_requests_they
     panel = dashboard.blocked_budgets(live=False)
     assert panel.total == 3
     top = panel.budgets[0]
+    # One set of numbers, the ones read last, with their time (not the largest "needs" beside the smallest "has").
     assert (top.cluster.name, top.pdb, top.pods, top.needs, top.has) == ("prod", "shop/web-pdb", 3, 2, 0)
+    assert top.words == (
+        f"shop/web-pdb allows 0 disruptions: it needs 2 healthy pods and has 0 (2 unready) (as of {read:%H:%M:%S} UTC)"
+    )
     assert top.blocked_for == "300s" or top.blocked_for == "5m"
     assert [(h.request_id, h.pods) for h in top.requests] == [
         (first.pk, ("shop/web-1", "shop/web-2")),

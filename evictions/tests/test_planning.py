@@ -406,7 +406,8 @@ def test_a_dry_run_that_contradicts_the_preflight_is_a_plan_warning():
     )
     assert plan.ok
     assert plan.warnings == (
-        "the dry run was blocked by a budget (HTTP 429: web-pdb needs 2 healthy pods and has 2): shop/web-1",
+        "the dry run was blocked by a budget (HTTP 429: web-pdb allows 0 disruptions: it needs 2 healthy pods and "
+        "has 2, so evicting one would leave 1): shop/web-1",
     )
 
 
@@ -542,7 +543,7 @@ def test_drain_of_node_3_foresees_the_500_and_the_429s(endpoint):
     blocked = next(p for p in search if p.check.blocked_now)
     assert blocked.check.words == "blocked now: search/search-pdb allows 0 disruptions (healthy 2, desired 3)"
     assert plan.to_json()["pods"][list(pods).index(blocked.pod.key)]["dry_run"]["budget"] == (
-        "search-pdb needs 3 healthy pods and has 2"
+        "search-pdb allows 0 disruptions: it needs 3 healthy pods and has 2, 1 short"
     )
     assert_dry_runs_confirm_preflight(plan)
     assert not any("dry run" in w for w in plan.warnings)  # preflight and API server agree everywhere

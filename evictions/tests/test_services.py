@@ -175,3 +175,61 @@ def test_force_delete_needs_the_typed_name_and_the_operator_role(
         )
     assert deleted.status == PodStatus.TERMINATING
     assert AuditEvent.objects.filter(action="pod.force_delete", actor_name="olga").exists()
+
+
+# ---- how a request ends: a person's skips and direct deletes are not a plain success ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("others", "last", "status", "reason"),
+    [
+        pytest.param(["evicted", "evicted"], "evicted", "succeeded", "3 pod(s) evicted.", id="all-evicted"),
+        pytest.param(
+            ["evicted", "skipped-by-plan"], "evicted", "succeeded", "2 pod(s) evicted.", id="daemonset-skipped"
+        ),
+        pytest.param(
+            ["evicted", "evicted"],
+            "skipped-by-person",
+            "done_with_exceptions",
+            "1 skipped; 2 pod(s) evicted.",
+            id="skipped-by-a-person",
+        ),
+        pytest.param(
+            ["deleted", "deleted", "skipped-by-plan"],
+            "skipped-by-person",
+            "done_with_exceptions",
+            "1 skipped, 2 deleted directly; 0 pod(s) evicted.",
+            id="skipped-and-deleted",
+        ),
+        pytest.param(
+            ["evicted", "deleted"],
+            "evicted",
+            "done_with_exceptions",
+            "1 deleted directly; 2 pod(s) evicted.",
+            id="deleted-directly",
+        ),
+        pytest.param(["deleted", "failed"], "evicted", "failed", "1 pod(s) failed; the others are done.", id="failed"),
+    ],
+)
+def test_a_request_ends_done_with_exceptions_when_a_person_skipped_or_deleted_pods(
+    alice, olga, others, last, status, reason
+):
+    from evictions.services.requests import request_refresh
+    from tests.factories import ClusterFactory, running_drain
+
+    request = running_drain(ClusterFactory(), alice)
+    made = {"skipped-by-plan": PodStatus.SKIPPED}
+    for index, ending in enumerate(others):
+        PodEviction.objects.create(
+            request=request, namespace="shop", name=f"p{index}", uid=f"u{index}", status=made.get(ending, ending)
+        )
+    pod = PodEviction.objects.create(request=request, namespace="shop", name="last", uid="u-last")
+    if last == "skipped-by-person":
+        pod_services.pod_skip(actor=olga, pod_id=pod.pk, reason="its owner restarts it")
+    else:
+        PodEviction.objects.filter(pk=pod.pk).update(status=last)
+        request_refresh(request=EvictionRequest.objects.select_for_update().get(pk=request.pk))
+
+    request.refresh_from_db()
+    assert (request.status, request.status_reason) == (status, reason)
+    assert AuditEvent.objects.filter(action=f"request.{status}", object_id=str(request.pk)).exists()

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from clusters.models import Cluster
 from evictions.models import EvictionAttempt, EvictionRequest, PodEviction, PodStatus, RequestStatus
@@ -308,6 +309,70 @@ def test_pod_picker_finds_live_pods_with_add_buttons(rita_client, cluster):
 # ---- detail --------------------------------------------------------------------------------------------------------
 
 
+def test_a_request_done_with_exceptions_shows_its_own_badge_and_what_a_person_did(admin_client, alice):
+    request = make_request(
+        ClusterFactory(name="prod"),
+        alice,
+        status="done_with_exceptions",
+        status_reason="1 skipped, 2 deleted directly; 2 pod(s) evicted.",
+        finished_at=timezone.now(),
+    )
+    make_request(ClusterFactory(name="staging"), alice, status=RequestStatus.SUCCEEDED, finished_at=timezone.now())
+    for name in ("web-1", "web-2"):
+        make_pod(request, name, status=PodStatus.EVICTED)
+    for name in ("web-3", "web-4"):
+        make_pod(request, name, status=PodStatus.DELETED)
+    make_pod(request, "web-5", status=PodStatus.SKIPPED, skipped_by="olga")
+    make_pod(request, "kube-proxy-x", status=PodStatus.SKIPPED)  # by the drain rules: not an exception
+
+    html = admin_client.get(reverse("request-detail", args=[request.pk])).content.decode()
+    assert '<span class="badge badge-amber" id="request-status">Done with exceptions</span>' in html
+    assert "1 skipped, 2 deleted directly; 2 pod(s) evicted." in html
+    progress = html[html.index('id="request-progress"') :]
+    progress = " ".join(strip_tags(progress[: progress.index("</dd>")]).split())
+    assert progress.endswith("evicted 2 of 4, 2 deleted directly; 2 skipped (1 by a person)")
+
+    listed = admin_client.get(reverse("requests"), {"status": "done_with_exceptions"})
+    assert [r.pk for r, _ in listed.context["rows"]] == [request.pk]
+    assert "Done with exceptions" in listed.content.decode()
+
+
+def test_a_blocked_pods_row_shows_one_set_of_budget_numbers_with_their_time(operator_client, alice, monkeypatch):
+    """The 429 said "needs 3 healthy pods and has 2"; the budget watcher then read 3 healthy of 3 (allowing none): the
+    row says the budget's numbers once, as the watcher read them, with when, in the cluster's terms."""
+    from clusters.kubetypes import Answer, Cause, Pdb
+    from evictions.outcomes import decide
+    from evictions.services import pods as pod_services
+
+    monkeypatch.setattr(pod_services, "after_commit", lambda *args, **kwargs: None)
+    request = make_request(ClusterFactory(name="prod"), alice)
+    pod = make_pod(request, "search-0", namespace="search")
+    token = timezone.now() + timedelta(seconds=30)
+    PodEviction.objects.filter(pk=pod.pk).update(claimed_until=token)
+    cause = Cause("DisruptionBudget", "The disruption budget search-pdb needs 3 healthy pods and has 2 currently")
+    answer = Answer(
+        429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.", (cause,)
+    )
+    claimed = PodEviction.objects.select_related("request__cluster").get(pk=pod.pk)
+    outcome = decide(answer, attempt=1, namespace="search")
+    pod_services._record(claimed=claimed, answer=answer, outcome=outcome, at=timezone.now(), token=token)
+    budget = Pdb("search", "search-pdb", "u", None, "3", None, 0, 3, 3, 3, 1, 1)  # allowed 0, healthy 3 of 3
+    assert pod_services.budgets_seen(request.cluster_id, [budget]) == 1
+    pod.refresh_from_db()
+
+    html = operator_client.get(reverse("request-detail", args=[request.pk])).content.decode()
+    row = html[html.index(f'<tr id="pod-{pod.pk}"') :]
+    row = " ".join(strip_tags(row[: row.index("</tr>")]).split())
+    said = (
+        "search/search-pdb allows 0 disruptions: it needs 3 healthy pods and has 3, so evicting one would leave 2 "
+        f"(as of {pod.budget_seen_at:%H:%M:%S} UTC)"
+    )
+    assert said in row
+    assert row.count("has ") == 1, row  # no second set of numbers in the note or the last answer
+    why = html[html.index('id="why-blocked"') : html.index("<h2>Pods</h2>")]
+    assert said in " ".join(strip_tags(why).split())
+
+
 def test_detail_shows_pods_attempt_logs_and_progress_in_bounded_queries(
     operator_client, alice, django_assert_max_num_queries
 ):
@@ -378,8 +443,10 @@ def test_detail_explains_a_block_from_the_cluster(viewer_client, alice, cluster,
     )
     html = viewer_client.get(reverse("request-detail", args=[request.pk])).content.decode()
     assert "Why is it blocked?" in html
-    assert "needs 2 healthy pods and has 1 — blocked for 2m, next retry in" in html
-    assert "allows 1 disruption(s): healthy 3, desired 2, expected 3" in html
+    said = "shop/web-pdb allows 0 disruptions: it needs 2 healthy pods and has 1, 1 short"
+    assert f"{said}</span> — blocked for 2m" in html
+    # One set of numbers (the pod's, from its 429 or the budget watcher); the live read adds only what it sees.
+    assert "healthy 3, desired 2" not in html
     assert "the next retry should go through" in html
 
     # One of the budget's pods turns unready: the panel names it, with its node.

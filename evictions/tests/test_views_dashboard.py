@@ -175,3 +175,70 @@ def test_panel_query_counts_are_bounded(viewer_client, alice, django_assert_max_
     for panel in ("clusters", "stuck", "blocked", "upcoming", "recent"):
         with django_assert_max_num_queries(12):
             assert viewer_client.get(reverse("dashboard") + f"?panel={panel}", **HTMX).status_code == 200
+
+
+# ---- a cluster card's counts agree with the lists they summarise ---------------------------------------------------
+
+
+def card_counts(client, cluster_name: str) -> dict[str, tuple[int, str]]:
+    """Each count of the cluster's card: what it says, and the list it links to."""
+    import re
+
+    html = client.get(reverse("dashboard") + "?panel=clusters", **HTMX).content.decode()
+    card = html[html.index(f'data-cluster="{cluster_name}"') :]
+    card = card[: card.index("</dl>")]
+    counts = {
+        what: (int(count), href.replace("&amp;", "&"))
+        for what, href, count in re.findall(r'<a class="dash-count" data-count="([^"]+)" href="([^"]+)">(\d+)<', card)
+    }
+    active = re.search(r'<span class="dash-count" data-count="active">(\d+)<', card)
+    assert active is not None
+    counts["active"] = (int(active[1]), "")
+    return counts
+
+
+def listed(client, href: str) -> int:
+    response = client.get(href)
+    assert response.status_code == 200
+    return len(response.context["rows"])
+
+
+@pytest.mark.parametrize(
+    ("status", "count"),
+    [
+        (RequestStatus.RUNNING, "running"),
+        (RequestStatus.NEEDS_INTERVENTION, "needs_intervention"),
+        (RequestStatus.PAUSED, "paused"),
+        (RequestStatus.SCHEDULED, "scheduled"),
+        (RequestStatus.AWAITING_APPROVAL, "awaiting_approval"),
+    ],
+)
+def test_each_request_count_of_a_card_equals_the_rows_of_the_list_it_links_to(viewer_client, alice, status, count):
+    prod, other = ClusterFactory(name="prod"), ClusterFactory(name="other")
+    for _ in range(2):
+        make_request(prod, alice, status=status)
+    make_request(other, alice, status=status)  # another cluster's: not counted, not listed
+    make_request(prod, alice, status=RequestStatus.SUCCEEDED, finished_at=timezone.now())
+
+    counts = card_counts(viewer_client, "prod")
+    shown, href = counts[count]
+    assert shown == 2
+    assert listed(viewer_client, href) == 2
+    # A started request that is not finished is active, whichever of those statuses it is in.
+    started = status in (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION, RequestStatus.PAUSED)
+    assert counts["active"][0] == (2 if started else 0)
+
+
+def test_each_pod_count_of_a_card_equals_the_rows_of_the_list_it_links_to(viewer_client, alice):
+    prod = ClusterFactory(name="prod")
+    stuck = make_request(prod, alice, status=RequestStatus.NEEDS_INTERVENTION)
+    make_pod(stuck, "web-1", status=PodStatus.NEEDS_INTERVENTION)
+    make_pod(stuck, "web-2", status=PodStatus.BLOCKED, blocking_pdb="shop/web-pdb")
+    make_pod(stuck, "web-3", status=PodStatus.BLOCKED, blocking_pdb="shop/web-pdb")
+    make_pod(stuck, "web-4", status=PodStatus.EVICTED)
+
+    counts = card_counts(viewer_client, "prod")
+    for what, expected in (("blocked_pods", 2), ("stuck_pods", 1)):
+        shown, href = counts[what]
+        assert (what, shown, listed(viewer_client, href)) == (what, expected, expected)
+    assert counts["running"][0] == 0 and counts["needs_intervention"][0] == 1 and counts["active"][0] == 1

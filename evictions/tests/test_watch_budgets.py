@@ -165,3 +165,11 @@ def test_the_watcher_writes_the_budget_numbers_it_sees_on_the_pods_it_holds(sim,
     elsewhere.refresh_from_db()
     assert (elsewhere.budget_needs, elsewhere.budget_has) == (None, None)
     assert PodEviction.objects.get(pk=waiting.pk).status == PodStatus.BLOCKED  # nothing was freed
+    # One set of numbers from the budget itself, with the time it was read: what the pages and the API say.
+    waiting.refresh_from_db()
+    assert (waiting.budget_needs, waiting.budget_has, waiting.budget_allowed, waiting.budget_expected) == (4, 3, 0, 3)
+    assert waiting.budget_seen_at is not None
+    assert waiting.budget_words == (  # three pods, all Ready: a fourth is missing, none is unready
+        "shop/web-pdb allows 0 disruptions: it needs 4 healthy pods and has 3, 1 short"
+        f" (as of {waiting.budget_seen_at:%H:%M:%S} UTC)"
+    )

@@ -69,8 +69,9 @@ def _headline(event: str, request: Any, text: str) -> str:
 
 
 def build_payload(*, event: str, request: Any, text: str = "") -> dict[str, Any]:
-    """Slack-compatible JSON ({"text": …}) plus a "drainboard" object for machines. Never holds an endpoint URL."""
-    return {
+    """Slack-compatible JSON ({"text": …}) plus a "drainboard" object for machines. Never holds an endpoint URL.
+    A finished request's object also counts its `exceptions` (pods a person skipped or deleted directly)."""
+    payload: dict[str, Any] = {
         "text": _headline(event, request, " ".join((text or "").split())),
         "drainboard": {
             "event": event,
@@ -84,6 +85,11 @@ def build_payload(*, event: str, request: Any, text: str = "") -> dict[str, Any]
             "url": request_url(request.pk),
         },
     }
+    if event == Event.FINISHED:
+        from evictions.selectors import request_exceptions
+
+        payload["drainboard"]["exceptions"] = request_exceptions(request).as_json()
+    return payload
 
 
 # --- creating deliveries --------------------------------------------------------------------------------------
@@ -179,7 +185,19 @@ def _notify_long_blocks(now: Any) -> int:
             blocked_since__lte=earliest_cutoff,
             request__status__in=[RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION],
         )
-        .only("pk", "request_id", "namespace", "name", "blocked_since", "blocking_pdb", "budget_needs", "budget_has")
+        .only(
+            "pk",
+            "request_id",
+            "namespace",
+            "name",
+            "blocked_since",
+            "blocking_pdb",
+            "budget_needs",
+            "budget_has",
+            "budget_allowed",
+            "budget_expected",
+            "budget_seen_at",
+        )
         .order_by("-blocked_since", "-pk")  # the dict keeps the last, i.e. the longest blocked pod per request
     }
     if not oldest_blocked:
@@ -198,16 +216,11 @@ def _notify_long_blocks(now: Any) -> int:
         for request_id, request in sorted(requests.items()):
             pod = oldest_blocked[request_id]
             waited = (now - pod.blocked_since).total_seconds()
-            budget = f" by budget {pod.blocking_pdb}" if pod.blocking_pdb else ""
-            numbers = (
-                f" (needs {pod.budget_needs} healthy pods, has {pod.budget_has})"
-                if pod.budget_needs is not None and pod.budget_has is not None
-                else ""
-            )
+            budget = f" by its budget: {pod.budget_words}" if pod.blocking_pdb else ""
             payload = build_payload(
                 event=Event.BLOCKED,
                 request=request,
-                text=f"{pod.namespace}/{pod.name} has been blocked{budget} for {_minutes(waited)}{numbers}",
+                text=f"{pod.namespace}/{pod.name} has been blocked for {_minutes(waited)}{budget}",
             )
             for endpoint in endpoints:
                 if endpoint.cluster_id not in (None, request.cluster_id) or (endpoint.pk, request_id) in already:

@@ -137,6 +137,27 @@ def test_each_event_reads_as_one_line(prod, rita, event, text, expected):
     assert "\n" not in line
 
 
+def test_a_request_done_with_exceptions_is_announced_as_such_with_its_exceptions(prod, rita, olga):
+    from evictions.models import PodEviction
+    from evictions.services.pods import pod_skip
+
+    make_webhook(HOOK, events=["finished"])
+    request = make_request(prod, rita, pods_created_at=timezone.now())
+    PodEviction.objects.create(request=request, namespace="shop", name="web-1", uid="1", status="evicted")
+    PodEviction.objects.create(request=request, namespace="shop", name="web-2", uid="2", status="deleted")
+    stuck = PodEviction.objects.create(request=request, namespace="shop", name="web-3", uid="3", status="blocked")
+
+    pod_skip(actor=olga, pod_id=stuck.pk, reason="its owner restarts it")
+
+    payload = NotificationDelivery.objects.get(event="finished").payload
+    assert payload["text"] == (
+        f"Drain of node-2 on prod-eu (#{request.pk}) finished: done with exceptions — "
+        "1 skipped, 1 deleted directly; 1 pod(s) evicted."
+    )
+    assert payload["drainboard"]["status"] == "done_with_exceptions"
+    assert payload["drainboard"]["exceptions"] == {"skipped": 1, "deleted": 1}
+
+
 def test_a_pod_request_names_its_pod(prod, rita):
     make_webhook(HOOK, events=["started"])
     request = make_request(prod, rita, kind="pods", node="", targets=[{"namespace": "shop", "name": "web-1"}])
@@ -236,8 +257,8 @@ def test_a_pod_blocked_past_the_endpoints_minutes_is_notified_once(prod, rita, d
         "blocked",
     )
     assert delivery.payload["text"] == (
-        f"Drain of node-2 on prod-eu (#{request.pk}) is blocked: shop/web-1 has been blocked by budget "
-        "shop/web-pdb for 14 min (needs 2 healthy pods, has 2)"
+        f"Drain of node-2 on prod-eu (#{request.pk}) is blocked: shop/web-1 has been blocked for 14 min by its "
+        "budget: shop/web-pdb allows 0 disruptions: it needs 2 healthy pods and has 2, so evicting one would leave 1"
     )
     # Later ticks, and another blocked pod of the same request, say nothing more.
     make_blocked_pod(request, "web-2", since=now - timedelta(minutes=30))

@@ -133,7 +133,7 @@ def test_stuck_pod_is_deleted_directly_by_an_operator_typing_its_name(
         expect(page).to_have_url(re.compile(rf"/requests/{request.pk}/$"))
         expect(page.get_by_role("status").first).to_contain_text("deleted directly")
         expect(row.locator(".pod-status")).to_have_text("Deleted (forced)", timeout=RUN_TIMEOUT_MS)
-        expect(page.locator("#request-status")).to_have_text("Succeeded", timeout=RUN_TIMEOUT_MS)
+        expect(page.locator("#request-status")).to_have_text("Done with exceptions", timeout=RUN_TIMEOUT_MS)
     pod = PodEviction.objects.get(request=request)
     assert pod.status == PodStatus.DELETED
     assert [p for p in sim.state()["pods"] if p["name"] == "prometheus-0" and p["uid"] == pod.uid] == []

@@ -35,6 +35,7 @@ from audit.chain import event_hash, hashed_fields
 from audit.models import AuditChainHead, AuditEvent
 from clusters.models import Cluster, CredentialKind, Credentials
 from evictions.models import (
+    REQUEST_DONE,
     Approval,
     AttemptKind,
     Decision,
@@ -72,7 +73,8 @@ REASONS = [
     "Disk pressure on the node",
 ]
 FINISHED_MIX = [  # requests older than a few hours have all finished
-    (RequestStatus.SUCCEEDED, 88),
+    (RequestStatus.SUCCEEDED, 84),
+    (RequestStatus.DONE_WITH_EXCEPTIONS, 4),
     (RequestStatus.FAILED, 3),
     (RequestStatus.CANCELLED, 5),
     (RequestStatus.REJECTED, 4),
@@ -83,7 +85,8 @@ RECENT_MIX = [  # the last few hours: work in every state
     (RequestStatus.AWAITING_APPROVAL, 15),
     (RequestStatus.PAUSED, 5),
     (RequestStatus.NEEDS_INTERVENTION, 10),
-    (RequestStatus.SUCCEEDED, 35),
+    (RequestStatus.SUCCEEDED, 33),
+    (RequestStatus.DONE_WITH_EXCEPTIONS, 2),
 ]
 WITHOUT_PODS = {RequestStatus.AWAITING_APPROVAL, RequestStatus.SCHEDULED, RequestStatus.REJECTED}
 SYSTEM_ACTIONS = [("cluster.check", 6), ("request.window_opened", 1), ("request.window_closed", 1)]
@@ -346,7 +349,7 @@ class Command(BaseCommand):
                 approver = None  # the cluster's policy needs no approval
             started = None if status in WITHOUT_PODS else created + rng.randrange(5, 3600) * 1_000_000
             finished = None
-            if status in {RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.CANCELLED}:
+            if status in {*REQUEST_DONE, RequestStatus.FAILED, RequestStatus.CANCELLED}:
                 finished = (started or created) + rng.randrange(20, 1800) * 1_000_000
                 finished = min(finished, _micros(self.now))
             elif status == RequestStatus.REJECTED:
@@ -471,7 +474,14 @@ class Command(BaseCommand):
     def _pod_status(self, status: str) -> str:
         rng = self.rng
         mixes: dict[str, list[tuple[str, int]]] = {
-            RequestStatus.SUCCEEDED: [(PodStatus.EVICTED, 93), (PodStatus.DELETED, 2), (PodStatus.SKIPPED, 5)],
+            # A plain success skips only what the drain rules skip; a person's skips and direct deletes make it
+            # done with exceptions.
+            RequestStatus.SUCCEEDED: [(PodStatus.EVICTED, 95), (PodStatus.SKIPPED, 5)],
+            RequestStatus.DONE_WITH_EXCEPTIONS: [
+                (PodStatus.EVICTED, 80),
+                (PodStatus.DELETED, 12),
+                (PodStatus.SKIPPED, 8),
+            ],
             RequestStatus.FAILED: [(PodStatus.FAILED, 60), (PodStatus.EVICTED, 40)],
             RequestStatus.CANCELLED: [(PodStatus.CANCELLED, 70), (PodStatus.EVICTED, 30)],
             RequestStatus.RUNNING: [
@@ -505,6 +515,8 @@ class Command(BaseCommand):
         status = self._pod_status(request.status)
         if index == 0 and request.status == RequestStatus.NEEDS_INTERVENTION:
             status = PodStatus.NEEDS_INTERVENTION  # the reason the request needs a person
+        if index == 0 and request.status == RequestStatus.DONE_WITH_EXCEPTIONS:
+            status = PodStatus.DELETED  # the exception that makes it so
         cluster_name = request.cluster[1]
         node = f"{cluster_name}-node-{(request.id + index // 40) % NODES_PER_CLUSTER:03d}"
         start = (request.started or request.created) + 2_000_000 + index * 1000
@@ -551,14 +563,19 @@ class Command(BaseCommand):
             finished = at
         blocked = status in {PodStatus.BLOCKED, PodStatus.NEEDS_INTERVENTION} and final == 429
         needs, has = rng.choice([(3, 2), (5, 4), (2, 1), (10, 9)])
+        # In a request done with exceptions, a skipped pod was skipped by a person (its approver, an operator here).
+        skipper = request.approver[1] if request.approver else None
+        by_person = status == PodStatus.SKIPPED and request.status == RequestStatus.DONE_WITH_EXCEPTIONS and skipper
         note: str = {  # type: ignore[call-overload]
             PodStatus.EVICTED: "Gone.",
             PodStatus.DELETED: "Gone (deleted directly).",
-            PodStatus.BLOCKED: f"Blocked by {pdb}: needs {needs} healthy pods and has {has}.",
+            PodStatus.BLOCKED: f"Blocked by its disruption budget {pdb}.",  # its numbers are the budget_* fields
             PodStatus.NEEDS_INTERVENTION: "Blocked past the deadline: a person must decide."
             if final == 429
             else f"More than one PodDisruptionBudget selects this pod: {pdb}, {namespace}/all-pods.",
-            PodStatus.SKIPPED: "Skipped: DaemonSet-managed.",
+            PodStatus.SKIPPED: f"Skipped by {skipper}: its owner restarts it."
+            if by_person
+            else "Skipped: DaemonSet-managed.",
             PodStatus.FAILED: "Forbidden: the credentials may not evict pods.",
         }.get(status, "")
         waiting = status in {PodStatus.PENDING, PodStatus.BLOCKED}
@@ -572,6 +589,7 @@ class Command(BaseCommand):
                 "node": node,
                 "status": status,
                 "note": note,
+                "skipped_by": skipper if by_person else None,
                 "attempts": len(answers),
                 "next_attempt_at": _moment(_micros(self.now) + rng.randrange(-120, 60) * 1_000_000)
                 if waiting
@@ -580,6 +598,8 @@ class Command(BaseCommand):
                 "blocking_pdb": pdb if blocked else "",
                 "budget_needs": needs if blocked else None,
                 "budget_has": has if blocked else None,
+                "budget_allowed": 0 if blocked else None,
+                "budget_seen_at": _moment(at) if blocked else None,
                 "last_status_code": answers[-1] if answers else None,
                 "eviction_accepted_at": _moment(at) if final in {200, 201} else None,
                 "finished_at": _moment(finished) if finished else None,
