@@ -356,9 +356,12 @@ CELERY_TIMEZONE = "UTC"
 # Budget watchers hold a long HTTP watch: they get their own queue (a thread-pool worker) so that they never take
 # the slots that eviction attempts need.
 # Notifications wait on other people's servers: their own queue, so a slow endpoint never delays an eviction.
+# Services send tasks by name (core.dispatch), so a task's routing and priority are declared here, by name.
 CELERY_TASK_ROUTES = {
     "evictions.tasks.watch_budgets": {"queue": "watch"},
     "notifications.tasks.deliver": {"queue": "notify"},
+    "evictions.tasks.follow_request": {"priority": 0},
+    "evictions.tasks.tick": {"priority": 0},
 }
 # With Redis, a task of priority 0 is taken before those of the default 3 in the same queue: the tick never waits
 # behind a backlog of attempts (at 100 drains at once it did, for minutes, and expired unrun). The file-system broker

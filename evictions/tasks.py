@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
-from typing import Any
 
 from celery import shared_task
 from django.db import transaction
-from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from audit.services import System, audit_record
 from clusters import kube
@@ -23,11 +19,11 @@ from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
 from evictions.services import windows as window_services
 from evictions.services.common import endpoint
+from evictions.services.leases import lease, renew
 from notifications import services as notification_services
 
 FOLLOW_SECONDS = 45  # one budget watcher runs this long, then the tick starts another if still needed
 WATCH_TIMEOUT_SECONDS = 5
-LEASE_SECONDS = 15  # renewed every round; a worker that dies frees the request for another within this
 
 
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
@@ -38,18 +34,6 @@ def start_request(request_id: int) -> None:
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
 def attempt_pod(pod_id: int) -> None:
     pod_services.pod_attempt(pod_id=pod_id)
-
-
-def _lease(rows: QuerySet[Any], field: str) -> bool:
-    """Compare-and-swap a lease on one row: one follower per request, one budget watcher per cluster, at a time."""
-    now = timezone.now()
-    free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
-    until = now + timedelta(seconds=LEASE_SECONDS)
-    return bool(rows.filter(free).update(**{field: until}))
-
-
-def _renew(rows: QuerySet[Any], field: str) -> None:
-    rows.update(**{field: timezone.now() + timedelta(seconds=LEASE_SECONDS)})
 
 
 # Follow rounds and the tick are short and decide how soon work ends and lost work is found again: with Redis they
@@ -63,9 +47,9 @@ def follow_request(request_id: int, round_token: str = "") -> None:
     """
     token = round_token or uuid.uuid4().hex
     rows = EvictionRequest.objects.filter(pk=request_id)
-    if not round_token and not _lease(rows, "follower_until"):
+    if not round_token and not lease(rows, "follower_until"):
         return
-    _renew(rows, "follower_until")
+    renew(rows, "follower_until")
     if pod_services.pods_terminated(request_id=request_id) == 0:
         rows.update(follower_until=None)
         return
@@ -80,7 +64,7 @@ def watch_budgets(cluster_id: int) -> None:
     across requests, instead of every request's pods racing for it (one 201 and a 429 for each of the others).
     """
     rows = Cluster.objects.filter(pk=cluster_id)
-    if not _lease(rows, "watcher_until"):
+    if not lease(rows, "watcher_until"):
         return
     try:
         cluster = Cluster.objects.get(pk=cluster_id)
@@ -88,7 +72,7 @@ def watch_budgets(cluster_id: int) -> None:
         ends = time.monotonic() + FOLLOW_SECONDS
         version = ""
         while time.monotonic() < ends:
-            _renew(rows, "watcher_until")
+            renew(rows, "watcher_until")
             blocked = pod_services.blocked_pods(cluster_id).count()
             if not blocked:
                 return

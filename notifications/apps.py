@@ -5,3 +5,9 @@ from django.apps import AppConfig
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
+
+    def ready(self) -> None:
+        from evictions.signals import request_event
+        from notifications.receivers import on_request_event
+
+        request_event.connect(on_request_event, dispatch_uid="notifications.request_event")

@@ -38,3 +38,29 @@ def test_a_tick_sent_after_a_backlog_is_received_first_from_redis():
             simple.queue.delete()
     assert received[0] == "evictions.tasks.tick"
     assert received[1:] == ["evictions.tasks.attempt_pod"] * 20
+
+
+def test_a_follow_round_sent_by_name_keeps_its_priority():
+    """Services send tasks by name (core.dispatch), which a task's decorator options do not reach when the sending
+    process never imported the tasks module: the route carries the priority."""
+    assert app.amqp.router.route({}, "evictions.tasks.follow_request")["priority"] == 0
+    assert app.amqp.router.route({}, "evictions.tasks.tick")["priority"] == 0
+    assert "priority" not in app.amqp.router.route({}, "evictions.tasks.attempt_pod")
+
+
+def test_a_follow_round_sent_by_name_after_a_backlog_is_received_first_from_redis():
+    if not settings.REDIS_URL:
+        pytest.skip("priorities are a Redis feature; the file-system broker of `make run` has none (CI uses Redis)")
+    queue = f"priority-test-{uuid.uuid4().hex}"
+    with app.connection_for_write() as connection:
+        for n in range(5):
+            app.send_task("evictions.tasks.attempt_pod", args=(n,), queue=queue, connection=connection)
+        app.send_task("evictions.tasks.follow_request", args=(1,), queue=queue, connection=connection)
+        received = []
+        with connection.SimpleQueue(queue) as simple:
+            for _ in range(6):
+                message = simple.get(timeout=5)
+                received.append(message.headers["task"])
+                message.ack()
+            simple.queue.delete()
+    assert received[0] == "evictions.tasks.follow_request"

@@ -285,8 +285,6 @@ def _cast(
 
 def request_approve(*, actor: Actor, request_id: int, comment: str = "") -> EvictionRequest:
     """Record an approval; with enough of them the request is scheduled (and starts if due)."""
-    from evictions.tasks import start_request
-
     authorize(actor, APPROVE_PERM)
     comment = _clean_comment(comment, required=False)
     with transaction.atomic():
@@ -322,7 +320,7 @@ def request_approve(*, actor: Actor, request_id: int, comment: str = "") -> Evic
             request.save(update_fields=["status", "approved_at", "status_reason", "start_after", "updated_at"])
             notify("approved", request, f"approved by {actor}")
             if request_is_due(request, now):
-                after_commit(start_request, request.pk)
+                after_commit("start_request", request.pk)
         else:
             request.status_reason = after.words()[:2000]
             request.save(update_fields=["status_reason", "updated_at"])

@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from accounts.permissions import require_perm
 from audit.services import Actor, System
 from clusters import kube
 from clusters.models import Cluster
+from core import dispatch
+from evictions.models import EvictionRequest
+from evictions.signals import request_event
 
 WORKER = System("worker")
 TICK = System("tick")
-
-# Celery countdowns stay far below the broker's visibility timeout; later retries are the tick's job.
-MAX_COUNTDOWN_SECONDS = 60.0
 
 
 def authorize(actor: Actor, perm: str) -> None:
@@ -41,20 +40,14 @@ def endpoint(cluster: Cluster) -> kube.Endpoint:
     return kube.Endpoint.for_cluster(cluster)
 
 
-def after_commit(func: Any, *args: Any, countdown: float | None = None) -> None:
-    """Enqueue a task once the transaction that made its row commits (never before the row exists)."""
-
-    def send() -> None:
-        if countdown and countdown > 0:
-            func.apply_async(args=args, countdown=min(countdown, MAX_COUNTDOWN_SECONDS))
-        else:
-            func.delay(*args)
-
-    transaction.on_commit(send)
+def after_commit(task: str, *args: Any, countdown: float | None = None) -> None:
+    """Enqueue the eviction task of that name (`attempt_pod` is evictions.tasks.attempt_pod) once the transaction
+    that made its row commits: never before the row exists. By name, through core.dispatch: the services never
+    import the tasks module, which imports them."""
+    dispatch.send_on_commit(f"evictions.tasks.{task}", *args, countdown=countdown)
 
 
 def notify(event: str, request: Any, text: str = "") -> None:
-    """Tell the notification endpoints (inside the caller's transaction; delivery happens after commit)."""
-    from notifications.services import notify as record_notifications
-
-    record_notifications(event=event, request=request, text=text)
+    """Announce what happened to a request (evictions.signals.request_event), inside the caller's transaction: a
+    receiver records its deliveries with the change and sends them after commit."""
+    request_event.send(sender=EvictionRequest, event=event, request=request, text=text)

@@ -32,6 +32,7 @@ from evictions.models import (
 )
 from evictions.outcomes import Next, Outcome, decide
 from evictions.services.common import WORKER, actor_name, after_commit, authorize, endpoint, not_now, notify
+from evictions.services.leases import LEASE_SECONDS
 from evictions.services.requests import _require_reason, request_refresh
 
 LATE = "late: claim lost"  # an attempt's outcome when its claim ran out before the answer came (see _record)
@@ -201,8 +202,6 @@ def _log_attempt(
 
 
 def _record(*, claimed: PodEviction, answer: Answer, outcome: Outcome, at: datetime, token: datetime | None) -> None:
-    from evictions.tasks import LEASE_SECONDS, attempt_pod, follow_request, watch_budgets
-
     cluster = claimed.request.cluster
     with transaction.atomic():
         pod = PodEviction.objects.select_for_update().get(pk=claimed.pk)
@@ -270,16 +269,16 @@ def _record(*, claimed: PodEviction, answer: Answer, outcome: Outcome, at: datet
         # pods_due); its backoff still dates the tick's fallback should the watcher die.
         watched = outcome.next is Next.BLOCKED and pod.blocking_pdb and _watcher_alive(cluster, now)
         if pod.status in POD_WAITING_TO_TRY and outcome.retry_in is not None and not watched:
-            after_commit(attempt_pod, pod.pk, countdown=outcome.retry_in)
+            after_commit("attempt_pod", pod.pk, countdown=outcome.retry_in)
         # A follower renews its lease every round (a few seconds); one with most of its lease left is alive and will
         # see this pod. (If it ends at this very moment, the tick starts another.) That saves a message per eviction.
         follower = claimed.request.follower_until
         if pod.status == PodStatus.TERMINATING and (
             follower is None or follower < now + timedelta(seconds=LEASE_SECONDS / 2)
         ):
-            after_commit(follow_request, pod.request_id)
+            after_commit("follow_request", pod.request_id)
         if pod.status == PodStatus.BLOCKED and was != PodStatus.BLOCKED:
-            after_commit(watch_budgets, cluster.pk)  # a no-op when the cluster's watcher is alive
+            after_commit("watch_budgets", cluster.pk)  # a no-op when the cluster's watcher is alive
 
 
 def _watcher_alive(cluster: Cluster, now: datetime) -> bool:
@@ -428,8 +427,6 @@ def _make_due(pod: PodEviction, actor: Actor) -> str:
 
 
 def pod_retry_now(*, actor: Actor, pod_id: int, reason: str = "") -> PodEviction:
-    from evictions.tasks import attempt_pod
-
     authorize(actor, "evictions.intervene_evictionrequest")
     with transaction.atomic():
         pod = _locked_pod(pod_id)
@@ -445,14 +442,12 @@ def pod_retry_now(*, actor: Actor, pod_id: int, reason: str = "") -> PodEviction
         )
         request = EvictionRequest.objects.select_for_update().get(pk=pod.request_id)
         request_refresh(request=request)
-        after_commit(attempt_pod, pod.pk)
+        after_commit("attempt_pod", pod.pk)
     return pod
 
 
 def request_retry_now(*, actor: Actor, request_id: int, reason: str = "") -> EvictionRequest:
     """Every waiting or stuck pod of a running request is tried again now (one audit event for the request)."""
-    from evictions.tasks import attempt_pod
-
     authorize(actor, "evictions.intervene_evictionrequest")
     with transaction.atomic():
         request = EvictionRequest.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=request_id)
@@ -463,7 +458,7 @@ def request_retry_now(*, actor: Actor, request_id: int, reason: str = "") -> Evi
             raise ValidationError({"status": ["No pod of this request is waiting or stuck."]})
         for pod in pods:
             _make_due(pod, actor)
-            after_commit(attempt_pod, pod.pk)
+            after_commit("attempt_pod", pod.pk)
         audit_record(
             actor=actor,
             action="request.retry",
@@ -671,8 +666,6 @@ def _names(names: list[str]) -> str:
 def _delete_directly(
     actor: Actor, pod_id: int, reason: str, grace_period_seconds: int | None, approved_by: list[str] | None = None
 ) -> PodEviction:
-    from evictions.tasks import follow_request
-
     pod = PodEviction.objects.select_related("request__cluster").get(pk=pod_id)
     if pod.finished:
         raise ValidationError({"status": [f"The pod is already {pod.get_status_display().lower()}."]})
@@ -706,7 +699,7 @@ def _delete_directly(
             pod.note = f"Deleted directly by {actor}: {reason}"[:2000]
             pod.save()
             audit_record(actor=actor, action="pod.force_delete", target=pod, cluster=cluster, details=details)
-            after_commit(follow_request, pod.request_id)
+            after_commit("follow_request", pod.request_id)
         elif answer.status in (404, 409):
             _mark_gone(pod, timezone.now(), PodStatus.DELETED)
             pod.note = "The pod was already gone when it was deleted directly."
@@ -732,14 +725,12 @@ def _delete_directly(
 
 def enqueue_waiting_on_cluster(cluster_id: int) -> None:
     """After a cluster is resumed: every waiting pod of its running requests is due now (enqueued after commit)."""
-    from evictions.tasks import attempt_pod
-
     waiting = PodEviction.objects.filter(
         request__cluster_id=cluster_id, request__status__in=REQUEST_RUNNING, status__in=POD_WAITING_TO_TRY
     )
     waiting.update(next_attempt_at=timezone.now())
     for pod_id in waiting.values_list("pk", flat=True):
-        after_commit(attempt_pod, pod_id)
+        after_commit("attempt_pod", pod_id)
 
 
 def pods_due(now: datetime | None = None) -> list[int]:

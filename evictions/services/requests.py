@@ -240,9 +240,7 @@ def request_create(*, actor: Actor, data: RequestInput) -> EvictionRequest:
         if needs:
             notify("approval_requested", request, f"needs {needs} approval(s)")
         if request_is_due(request):
-            from evictions.tasks import start_request
-
-            after_commit(start_request, request.pk)
+            after_commit("start_request", request.pk)
     return request
 
 
@@ -329,8 +327,6 @@ def _wait(request: EvictionRequest, decision: StartDecision) -> None:
 
 def request_start(*, request_id: int) -> None:
     """Claim a due request, cordon its node, list its pods again and create one row per pod. Safe to repeat."""
-    from evictions.tasks import attempt_pod, follow_request, watch_budgets
-
     now = timezone.now()
     with transaction.atomic():
         # of=("self",): the joined cluster row is locked below, and not FOR UPDATE (see there).
@@ -432,11 +428,11 @@ def request_start(*, request_id: int) -> None:
         for pod_id in PodEviction.objects.filter(request=request, status=PodStatus.PENDING).values_list(
             "pk", flat=True
         ):
-            after_commit(attempt_pod, pod_id)
+            after_commit("attempt_pod", pod_id)
         if any(r.status == PodStatus.TERMINATING for r in rows):
-            after_commit(follow_request, request.pk)
+            after_commit("follow_request", request.pk)
         if any(r.status == PodStatus.BLOCKED for r in rows):
-            after_commit(watch_budgets, request.cluster_id)
+            after_commit("watch_budgets", request.cluster_id)
         request_refresh(request=request)
 
 
@@ -526,9 +522,7 @@ def _finish(request: EvictionRequest, status: str, reason: str) -> None:
         details={"reason": request.status_reason},
     )
     if request.kind == RequestKind.DRAIN and request.uncordon_when_done and status in REQUEST_DONE:
-        from evictions.tasks import uncordon_node
-
-        after_commit(uncordon_node, request.pk)
+        after_commit("uncordon_node", request.pk)
     notify("finished", request, request.status_reason)
     if request.kind == RequestKind.DRAIN:
         _start_next_drains(request.cluster_id)
@@ -536,11 +530,9 @@ def _finish(request: EvictionRequest, status: str, reason: str) -> None:
 
 def _start_next_drains(cluster_id: int) -> None:
     """A drain slot came free: the next drains in line try to start now rather than on the next tick."""
-    from evictions.tasks import start_request
-
     limit = Cluster.objects.filter(pk=cluster_id).values_list("max_concurrent_drains", flat=True).first() or 1
     for request_id in drains_queued(cluster_id, timezone.now()).values_list("pk", flat=True)[:limit]:
-        after_commit(start_request, request_id)
+        after_commit("start_request", request_id)
 
 
 def request_refresh(*, request: EvictionRequest) -> None:
@@ -629,8 +621,6 @@ def request_pause(*, actor: Actor, request_id: int, reason: str) -> EvictionRequ
 
 
 def request_resume(*, actor: Actor, request_id: int, reason: str = "") -> EvictionRequest:
-    from evictions.tasks import start_request
-
     authorize(actor, "evictions.intervene_evictionrequest")
     with transaction.atomic():
         request = _locked(request_id)
@@ -679,17 +669,15 @@ def request_resume(*, actor: Actor, request_id: int, reason: str = "") -> Evicti
             request_refresh(request=request)
             _enqueue_waiting(request)
         elif request_is_due(request):
-            after_commit(start_request, request.pk)
+            after_commit("start_request", request.pk)
     return request
 
 
 def _enqueue_waiting(request: EvictionRequest) -> None:
-    from evictions.tasks import attempt_pod
-
     for pod_id in PodEviction.objects.filter(request=request, status__in=POD_WAITING_TO_TRY).values_list(
         "pk", flat=True
     ):
-        after_commit(attempt_pod, pod_id)
+        after_commit("attempt_pod", pod_id)
 
 
 def request_cancel(*, actor: Actor, request_id: int, reason: str, uncordon: bool = False) -> EvictionRequest:
@@ -719,9 +707,7 @@ def request_cancel(*, actor: Actor, request_id: int, reason: str, uncordon: bool
         if request.kind == RequestKind.DRAIN:
             _start_next_drains(request.cluster_id)
         if uncordon and request.kind == RequestKind.DRAIN and request.started_at:
-            from evictions.tasks import uncordon_node
-
-            after_commit(uncordon_node, request.pk)
+            after_commit("uncordon_node", request.pk)
     return request
 
 

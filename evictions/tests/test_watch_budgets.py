@@ -102,7 +102,7 @@ def test_a_budget_refusal_leaves_the_retry_to_a_live_watcher(cluster, rita, monk
         cluster.watcher_until = timezone.now() + timedelta(seconds=10)
         cluster.save(update_fields=["watcher_until"])
     sent = []
-    monkeypatch.setattr(pod_services, "after_commit", lambda task, *args, **kw: sent.append(task.name))
+    monkeypatch.setattr(pod_services, "after_commit", lambda task, *args, **kw: sent.append(f"evictions.tasks.{task}"))
     token = timezone.now() + timedelta(seconds=8)
     PodEviction.objects.filter(pk=pod.pk).update(claimed_until=token)  # claimed by this attempt
     claimed = PodEviction.objects.select_related("request__cluster").get(pk=pod.pk)
