@@ -66,6 +66,7 @@ from evictions.services import approvals as approval_services
 from evictions.services import pods as pod_services
 from evictions.services import requests as request_services
 from evictions.services import windows as window_services
+from evictions.services.policy import spec_of
 from evictions.windows import next_opening
 
 VIEW = "evictions.view_evictionrequest"
@@ -715,7 +716,7 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(IntervalSerializer(allow_null=True))
     def get_next_opening(self, obj: MaintenanceWindow) -> dict[str, Any] | None:
-        upcoming = next_opening([window_services.spec_of(obj)], timezone.now())
+        upcoming = next_opening([spec_of(obj)], timezone.now())
         return dict(IntervalSerializer(upcoming).data) if upcoming else None
 
 

@@ -430,7 +430,7 @@ def upcoming(now: datetime | None = None, limit: int = UPCOMING_LIMIT) -> Upcomi
     cluster_ids = {r.cluster_id for r in rows}
     specs: dict[int, list[WindowSpec]] = defaultdict(list)
     if any(r.schedule == Schedule.WINDOW for r in rows):
-        from evictions.services.windows import spec_of
+        from evictions.services.policy import spec_of
 
         for window in MaintenanceWindow.objects.filter(cluster_id__in=cluster_ids).order_by("id"):
             specs[window.cluster_id].append(spec_of(window))

@@ -418,7 +418,7 @@ class ClusterSchedule:
 
 def schedule_by_cluster() -> list[ClusterSchedule]:
     """Every cluster with its maintenance windows and its unfinished requests, in three queries."""
-    from evictions.services.windows import spec_of
+    from evictions.services.policy import spec_of
 
     clusters = list(Cluster.objects.order_by("name"))
     specs: dict[int, list[WindowSpec]] = defaultdict(list)
@@ -461,7 +461,7 @@ def window_words(window: MaintenanceWindow) -> str:
 
 def cluster_windows(cluster: Cluster) -> list[dict[str, Any]]:
     """The cluster's windows for its page: in words, and when each opens next."""
-    from evictions.services.windows import spec_of
+    from evictions.services.policy import spec_of
 
     now = timezone.now()
     result = []

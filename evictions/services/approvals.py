@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
 from clusters.models import Cluster
-from evictions.approvals import Tally, Vote, awaiting_words, policy_allows, tally, vote_refusal
+from evictions.approvals import Tally, awaiting_words, vote_refusal
 from evictions.models import (
     DEFAULT_APPROVAL_VALID_MINUTES,
     Approval,
@@ -23,59 +22,22 @@ from evictions.models import (
     PodEviction,
     RequestStatus,
 )
-from evictions.services.common import after_commit, authorize, notify
-from evictions.services.requests import _CONTROL, _locked, request_is_due
+from evictions.services.common import after_commit, authorize, cast_vote, clean_comment, notify
+from evictions.services.lifecycle import lock_request
+from evictions.services.policy import (
+    APPROVE_PERM,
+    PolicyCache,
+    approver_allowed,
+    policy_for,
+    request_is_due,
+    request_tally,
+)
 
-APPROVE_PERM = "evictions.approve_evictionrequest"
 MAX_REQUIRED_APPROVALS = 10
 MAX_VALID_MINUTES = 30 * 24 * 60
 
 
 # ---- policies ---------------------------------------------------------------------------------------------------
-
-
-def policy_for(cluster_id: int | None) -> ApprovalPolicy:
-    """The cluster's own policy, else the default one, else the built-in default (no approval needed)."""
-    rows = ApprovalPolicy.objects.prefetch_related("approver_groups", "approver_users")
-    if cluster_id is not None:
-        own = rows.filter(cluster_id=cluster_id).first()
-        if own is not None:
-            return own
-    return rows.filter(cluster__isnull=True).first() or ApprovalPolicy()
-
-
-def approver_allowed(user: object, policy: ApprovalPolicy, group_ids: set[int] | None = None) -> bool:
-    """Active, holding the approve permission, and (when the policy names people or groups) named by it.
-
-    group_ids: the user's groups, when the caller checks many policies for one user."""
-    permitted = bool(getattr(user, "is_active", False)) and user.has_perm(APPROVE_PERM)  # type: ignore[attr-defined]
-    if not permitted or policy.pk is None:
-        return permitted
-    if group_ids is None:
-        group_ids = set(user.groups.values_list("pk", flat=True))  # type: ignore[attr-defined]
-    return policy_allows(
-        user_id=user.pk,  # type: ignore[attr-defined]
-        permitted=permitted,
-        group_ids=group_ids,
-        named_users={u.pk for u in policy.approver_users.all()},
-        named_groups={g.pk for g in policy.approver_groups.all()},
-    )
-
-
-class PolicyCache:
-    """policy_for once per cluster, and the user's groups once, for pages that check many requests."""
-
-    def __init__(self, user: object) -> None:
-        self.user = user
-        self._policies: dict[int, ApprovalPolicy] = {}
-        self._groups: set[int] | None = None
-
-    def allowed(self, cluster_id: int) -> bool:
-        if cluster_id not in self._policies:
-            self._policies[cluster_id] = policy_for(cluster_id)
-        if self._groups is None:
-            self._groups = set(self.user.groups.values_list("pk", flat=True))  # type: ignore[attr-defined]
-        return approver_allowed(self.user, self._policies[cluster_id], self._groups)
 
 
 @dataclass(frozen=True)
@@ -192,36 +154,6 @@ def _reword_awaiting(cluster_id: int | None) -> list[int]:
 # ---- votes on a request -----------------------------------------------------------------------------------------
 
 
-def request_tally(request: EvictionRequest, policy: ApprovalPolicy | None = None, now: datetime | None = None) -> Tally:
-    """The approvals that hold now, re-checking each approver against the current policy."""
-    policy = policy or policy_for(request.cluster_id)
-    votes = [
-        Vote(
-            approver_id=a.approver_id,
-            approver_name=a.approver.get_username(),
-            decision=a.decision,
-            at=a.created_at,
-            approver_allowed=approver_allowed(a.approver, policy),
-        )
-        for a in Approval.objects.filter(request=request, pod__isnull=True).select_related("approver")
-    ]
-    return tally(
-        votes,
-        required=policy.required_approvals,
-        valid_minutes=policy.approval_valid_minutes,
-        now=now or timezone.now(),
-    )
-
-
-def _clean_comment(comment: str, *, required: bool) -> str:
-    comment = (comment or "").strip()
-    if required and not comment:
-        raise ValidationError({"comment": ["Say why: the comment goes to the requester and the audit log."]})
-    if len(comment) > 2000 or _CONTROL.search(comment):
-        raise ValidationError({"comment": ["Keep the comment under 2000 characters, without control characters."]})
-    return comment
-
-
 def _check_vote(
     actor: Actor,
     *,
@@ -251,44 +183,12 @@ def _check_vote(
     raise ValidationError({"approval": [refusal]})
 
 
-def _cast(
-    request: EvictionRequest,
-    pod: PodEviction | None,
-    actor: Actor,
-    requester_id: int,
-    decision: str,
-    comment: str,
-    now: datetime,
-    existing: Approval | None,
-) -> Approval:
-    try:
-        with transaction.atomic():
-            if existing is not None:
-                existing.decision, existing.comment, existing.created_at = decision, comment, now
-                existing.save(update_fields=["decision", "comment", "created_at"])
-                return existing
-            approver_id = int(actor.pk)  # type: ignore[union-attr, arg-type]  # a person: _check_vote made sure
-            return Approval.objects.create(
-                request=request,
-                pod=pod,
-                requester_id=requester_id,
-                approver_id=approver_id,
-                decision=decision,
-                comment=comment,
-                created_at=now,
-            )
-    except IntegrityError:  # the database's own guard: self-approval or a second vote
-        raise ValidationError(
-            {"approval": ["This vote was refused: one vote per person, never on your own."]}
-        ) from None
-
-
 def request_approve(*, actor: Actor, request_id: int, comment: str = "") -> EvictionRequest:
     """Record an approval; with enough of them the request is scheduled (and starts if due)."""
     authorize(actor, APPROVE_PERM)
-    comment = _clean_comment(comment, required=False)
+    comment = clean_comment(comment, required=False)
     with transaction.atomic():
-        request = _locked(request_id)
+        request = lock_request(request_id)
         policy = policy_for(request.cluster_id)
         now = timezone.now()
         existing = Approval.objects.filter(
@@ -303,7 +203,7 @@ def request_approve(*, actor: Actor, request_id: int, comment: str = "") -> Evic
             awaiting=request.status == RequestStatus.AWAITING_APPROVAL,
             policy=policy,
         )
-        _cast(request, None, actor, request.requester_id, Decision.APPROVE, comment, now, existing)
+        cast_vote(request, None, actor, request.requester_id, Decision.APPROVE, comment, now, existing)
         after = request_tally(request, policy, now)
         audit_record(
             actor=actor,
@@ -330,9 +230,9 @@ def request_approve(*, actor: Actor, request_id: int, comment: str = "") -> Evic
 def request_reject(*, actor: Actor, request_id: int, comment: str) -> EvictionRequest:
     """A rejection ends the request; the comment says why."""
     authorize(actor, APPROVE_PERM)
-    comment = _clean_comment(comment, required=True)
+    comment = clean_comment(comment, required=True)
     with transaction.atomic():
-        request = _locked(request_id)
+        request = lock_request(request_id)
         policy = policy_for(request.cluster_id)
         now = timezone.now()
         existing = Approval.objects.filter(
@@ -346,7 +246,7 @@ def request_reject(*, actor: Actor, request_id: int, comment: str) -> EvictionRe
             awaiting=request.status == RequestStatus.AWAITING_APPROVAL,
             policy=policy,
         )
-        _cast(request, None, actor, request.requester_id, Decision.REJECT, comment, now, existing)
+        cast_vote(request, None, actor, request.requester_id, Decision.REJECT, comment, now, existing)
         request.status = RequestStatus.REJECTED
         request.status_reason = f"Rejected by {actor}: {comment}"[:2000]
         request.finished_at = now

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from accounts.permissions import require_perm
 from audit.services import Actor, System
 from clusters import kube
 from clusters.models import Cluster
 from core import dispatch
-from evictions.models import EvictionRequest
+from evictions.models import (
+    Approval,
+    EvictionRequest,
+    PodEviction,
+)
 from evictions.signals import request_event
 
 WORKER = System("worker")
@@ -51,3 +58,56 @@ def notify(event: str, request: Any, text: str = "") -> None:
     """Announce what happened to a request (evictions.signals.request_event), inside the caller's transaction: a
     receiver records its deliveries with the change and sends them after commit."""
     request_event.send(sender=EvictionRequest, event=event, request=request, text=text)
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["Give a reason; it is kept in the audit log."]})
+    if len(reason) > 2000 or CONTROL.search(reason):
+        raise ValidationError({"reason": ["The reason must be under 2000 characters, without control characters."]})
+    return reason
+
+
+def clean_comment(comment: str, *, required: bool) -> str:
+    comment = (comment or "").strip()
+    if required and not comment:
+        raise ValidationError({"comment": ["Say why: the comment goes to the requester and the audit log."]})
+    if len(comment) > 2000 or CONTROL.search(comment):
+        raise ValidationError({"comment": ["Keep the comment under 2000 characters, without control characters."]})
+    return comment
+
+
+def cast_vote(
+    request: EvictionRequest,
+    pod: PodEviction | None,
+    actor: Actor,
+    requester_id: int,
+    decision: str,
+    comment: str,
+    now: datetime,
+    existing: Approval | None,
+) -> Approval:
+    try:
+        with transaction.atomic():
+            if existing is not None:
+                existing.decision, existing.comment, existing.created_at = decision, comment, now
+                existing.save(update_fields=["decision", "comment", "created_at"])
+                return existing
+            approver_id = int(actor.pk)  # type: ignore[union-attr, arg-type]  # a person: _check_vote made sure
+            return Approval.objects.create(
+                request=request,
+                pod=pod,
+                requester_id=requester_id,
+                approver_id=approver_id,
+                decision=decision,
+                comment=comment,
+                created_at=now,
+            )
+    except IntegrityError:  # the database's own guard: self-approval or a second vote
+        raise ValidationError(
+            {"approval": ["This vote was refused: one vote per person, never on your own."]}
+        ) from None

@@ -31,9 +31,21 @@ from evictions.models import (
     RequestStatus,
 )
 from evictions.outcomes import Next, Outcome, decide
-from evictions.services.common import WORKER, actor_name, after_commit, authorize, endpoint, not_now, notify
+from evictions.services.common import (
+    WORKER,
+    actor_name,
+    after_commit,
+    authorize,
+    cast_vote,
+    clean_comment,
+    endpoint,
+    not_now,
+    notify,
+    require_reason,
+)
 from evictions.services.leases import LEASE_SECONDS
-from evictions.services.requests import _require_reason, request_refresh
+from evictions.services.lifecycle import request_refresh
+from evictions.services.policy import APPROVE_PERM, approver_allowed, policy_for
 
 LATE = "late: claim lost"  # an attempt's outcome when its claim ran out before the answer came (see _record)
 # A request's stored plan (every pod with its dry-run answer), targets and options are read when it starts, never
@@ -472,7 +484,7 @@ def request_retry_now(*, actor: Actor, request_id: int, reason: str = "") -> Evi
 
 def pod_skip(*, actor: Actor, pod_id: int, reason: str) -> PodEviction:
     authorize(actor, "evictions.intervene_evictionrequest")
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     with transaction.atomic():
         pod = _locked_pod(pod_id)
         if pod.finished or pod.status == PodStatus.TERMINATING:
@@ -500,10 +512,9 @@ def pod_force_delete(
 
     On a cluster whose policy wants direct deletes approved, this records the ask instead (the pod's
     delete_requested_* fields) and the delete happens when another person approves it."""
-    from evictions.services.approvals import policy_for
 
     authorize(actor, "evictions.force_delete_podeviction")
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     if grace_period_seconds is not None and not 0 <= grace_period_seconds <= 24 * 3600:
         raise ValidationError({"grace_period_seconds": ["Choose 0 to 86400 seconds, or blank for the pod's own."]})
     pod = PodEviction.objects.select_related("request__cluster").get(pk=pod_id)
@@ -561,10 +572,9 @@ def pod_delete_approve(*, actor: Actor, pod_id: int, comment: str = "") -> PodEv
     """Approve an asked-for direct delete; with enough approvals the pod is deleted now.
 
     If the cluster refuses the delete, the approved ask stays; an approver who voted for it approves again to retry."""
-    from evictions.services.approvals import APPROVE_PERM, _cast, _clean_comment, approver_allowed, policy_for
 
     authorize(actor, APPROVE_PERM)
-    comment = _clean_comment(comment, required=False)
+    comment = clean_comment(comment, required=False)
     with transaction.atomic():
         pod = _locked_pod(pod_id)
         policy = policy_for(pod.request.cluster_id)
@@ -577,7 +587,7 @@ def pod_delete_approve(*, actor: Actor, pod_id: int, comment: str = "") -> PodEv
         if not retry:
             _check_delete_vote(actor, pod, approver_allowed(actor, policy))
             now = timezone.now()
-            _cast(pod.request, pod, actor, pod.delete_requested_by_id, Decision.APPROVE, comment, now, None)  # type: ignore[arg-type]
+            cast_vote(pod.request, pod, actor, pod.delete_requested_by_id, Decision.APPROVE, comment, now, None)  # type: ignore[arg-type]
             approvals += 1
         audit_record(
             actor=actor,
@@ -614,14 +624,13 @@ def pod_delete_approve(*, actor: Actor, pod_id: int, comment: str = "") -> PodEv
 
 def pod_delete_reject(*, actor: Actor, pod_id: int, comment: str) -> PodEviction:
     """Refuse an asked-for direct delete; the pod stays where it is and keeps waiting for its budget."""
-    from evictions.services.approvals import APPROVE_PERM, _cast, _clean_comment, approver_allowed, policy_for
 
     authorize(actor, APPROVE_PERM)
-    comment = _clean_comment(comment, required=True)
+    comment = clean_comment(comment, required=True)
     with transaction.atomic():
         pod = _locked_pod(pod_id)
         _check_delete_vote(actor, pod, approver_allowed(actor, policy_for(pod.request.cluster_id)))
-        _cast(pod.request, pod, actor, pod.delete_requested_by_id, Decision.REJECT, comment, timezone.now(), None)  # type: ignore[arg-type]
+        cast_vote(pod.request, pod, actor, pod.delete_requested_by_id, Decision.REJECT, comment, timezone.now(), None)  # type: ignore[arg-type]
         pod.delete_requested_at = None
         pod.note = f"Direct delete refused by {actor}: {comment}"[:2000]
         pod.save(update_fields=["delete_requested_at", "note", "updated_at"])

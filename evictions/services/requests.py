@@ -10,20 +10,16 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
 from clusters import kube
 from clusters.models import Cluster
 from evictions.models import (
-    POD_FINISHED,
-    POD_SKIPPED_BY_PERSON,
     POD_WAITING_TO_TRY,
-    REQUEST_DONE,
     REQUEST_RUNNING,
     EvictionRequest,
-    Exceptions,
     PauseKind,
     PodEviction,
     PodStatus,
@@ -33,7 +29,24 @@ from evictions.models import (
 )
 from evictions.planning import Disposition, DrainOptions, Plan, PodTarget, plan_drain, plan_pods
 from evictions.scheduling import StartDecision, StartInputs, decide_start
-from evictions.services.common import WORKER, after_commit, authorize, endpoint, not_now, notify
+from evictions.services.common import (
+    CONTROL,
+    WORKER,
+    after_commit,
+    authorize,
+    endpoint,
+    not_now,
+    notify,
+    require_reason,
+)
+from evictions.services.lifecycle import (
+    enqueue_waiting,
+    lock_request,
+    request_finish,
+    request_refresh,
+    start_next_drains,
+)
+from evictions.services.policy import display_tz, drains_queued, policy_for, request_is_due, request_tally, window_specs
 from evictions.windows import next_opening, open_at
 
 MAX_TARGETS = 500
@@ -43,7 +56,6 @@ MAX_GRACE_SECONDS = 24 * 3600
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _SELECTOR = re.compile(r"^\s*!?[A-Za-z0-9./_-]+\s*((!=|==|=)\s*[A-Za-z0-9._-]*)?\s*$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ def validate_request(data: RequestInput) -> None:
         add("reason", "Say why: the reason is kept in the audit log and shown to approvers.")
     elif len(reason) > 2000:
         add("reason", "Keep the reason under 2000 characters.")
-    elif _CONTROL.search(reason):
+    elif CONTROL.search(reason):
         add("reason", "The reason contains control characters.")
     if data.kind not in RequestKind.values:
         add("kind", "Choose 'pods' or 'drain'.")
@@ -127,8 +139,6 @@ def validate_request(data: RequestInput) -> None:
     elif mode == Schedule.WINDOW and not data.cluster.windows.exists():
         add("schedule", f"Cluster {data.cluster.name} has no maintenance windows; an admin adds them on its page.")
     if mode != Schedule.WINDOW and "schedule" not in errors:
-        from evictions.services.approvals import policy_for
-
         if policy_for(data.cluster.pk).windows_only:
             add("schedule", f"On {data.cluster.name}, evictions run only in maintenance windows: choose 'window'.")
     if errors:
@@ -196,7 +206,6 @@ def request_create(*, actor: Actor, data: RequestInput) -> EvictionRequest:
     plan = make_plan(data)
     if plan.errors:
         raise ValidationError({"plan": list(plan.errors)})
-    from evictions.services.approvals import policy_for
 
     policy = policy_for(data.cluster.pk)
     needs = policy.required_approvals
@@ -244,20 +253,8 @@ def request_create(*, actor: Actor, data: RequestInput) -> EvictionRequest:
     return request
 
 
-def request_is_due(request: EvictionRequest, now: datetime | None = None) -> bool:
-    """Worth a start attempt now (the start itself checks approvals, window, pause and queue again)."""
-    now = now or timezone.now()
-    return (
-        request.status == RequestStatus.SCHEDULED
-        and (request.not_before is None or request.not_before <= now)
-        and (request.start_after is None or request.start_after <= now)
-    )
-
-
 def _start_check(request: EvictionRequest, now: datetime) -> StartDecision:
     """Everything that must hold at the moment a request starts, read fresh (cluster row locked by the caller)."""
-    from evictions.services.approvals import request_tally
-    from evictions.services.windows import display_tz, window_specs
 
     cluster = request.cluster
     specs = window_specs(cluster.pk) if request.schedule == Schedule.WINDOW else []
@@ -290,17 +287,6 @@ def _start_check(request: EvictionRequest, now: datetime) -> StartDecision:
             queued_ahead=ahead,
         )
     )
-
-
-def drains_queued(cluster_id: int, now: datetime) -> Any:
-    """Drains on the cluster that are approved and due, waiting only for their turn (submission order)."""
-    return EvictionRequest.objects.filter(
-        Q(not_before__isnull=True) | Q(not_before__lte=now),
-        Q(start_after__isnull=True) | Q(start_after__lte=now),
-        cluster_id=cluster_id,
-        kind=RequestKind.DRAIN,
-        status=RequestStatus.SCHEDULED,
-    ).order_by("created_at", "pk")
 
 
 def _wait(request: EvictionRequest, decision: StartDecision) -> None:
@@ -390,8 +376,10 @@ def request_start(*, request_id: int) -> None:
         except kube.KubeError as error:
             if error.kind in (kube.ErrorKind.UNAUTHORIZED, kube.ErrorKind.FORBIDDEN):
                 with transaction.atomic():  # credentials or RBAC: retrying cannot help
-                    _finish(
-                        _locked(request.pk), RequestStatus.FAILED, f"Could not cordon {request.node}: {error.message}"
+                    request_finish(
+                        lock_request(request.pk),
+                        RequestStatus.FAILED,
+                        f"Could not cordon {request.node}: {error.message}",
                     )
                 return
             _not_started_yet(request, error.message)
@@ -407,7 +395,7 @@ def request_start(*, request_id: int) -> None:
         if request.pods_created_at is not None or request.status != RequestStatus.RUNNING:
             return
         if plan.get("errors"):
-            _finish(request, RequestStatus.FAILED, "The drain cannot go ahead: " + "; ".join(plan["errors"]))
+            request_finish(request, RequestStatus.FAILED, "The drain cannot go ahead: " + "; ".join(plan["errors"]))
             return
         # One start at a time per cluster here too (the lock of the first transaction): a drain starting beside
         # another sees the pods the other has just created, and queues behind their budgets.
@@ -509,100 +497,16 @@ def _pod_row(request: EvictionRequest, planned: dict[str, Any], now: datetime, b
     return row
 
 
-def _finish(request: EvictionRequest, status: str, reason: str) -> None:
-    request.status = status
-    request.status_reason = reason[:2000]
-    request.finished_at = timezone.now()
-    request.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
-    audit_record(
-        actor=WORKER,
-        action=f"request.{status}",
-        target=request,
-        cluster=request.cluster,
-        details={"reason": request.status_reason},
-    )
-    if request.kind == RequestKind.DRAIN and request.uncordon_when_done and status in REQUEST_DONE:
-        after_commit("uncordon_node", request.pk)
-    notify("finished", request, request.status_reason)
-    if request.kind == RequestKind.DRAIN:
-        _start_next_drains(request.cluster_id)
-
-
-def _start_next_drains(cluster_id: int) -> None:
-    """A drain slot came free: the next drains in line try to start now rather than on the next tick."""
-    limit = Cluster.objects.filter(pk=cluster_id).values_list("max_concurrent_drains", flat=True).first() or 1
-    for request_id in drains_queued(cluster_id, timezone.now()).values_list("pk", flat=True)[:limit]:
-        after_commit("start_request", request_id)
-
-
-def request_refresh(*, request: EvictionRequest) -> None:
-    """Derive the request's status from its pods (inside the caller's transaction, request row locked)."""
-    if request.status not in _DERIVED or not request.pods_created_at:
-        return
-    # One row per status, not one per pod: every attempt of a 1,000-pod drain calls this.
-    counts = dict(PodEviction.objects.filter(request=request).values_list("status").annotate(n=Count("pk")).order_by())
-    if all(s in POD_FINISHED for s in counts):  # a paused request whose last pods finished is done too
-        failed = counts.get(PodStatus.FAILED, 0)
-        if failed:
-            _finish(request, RequestStatus.FAILED, f"{failed} pod(s) failed; the others are done.")
-            return
-        exceptions = Exceptions(
-            skipped=PodEviction.objects.filter(POD_SKIPPED_BY_PERSON, request=request).count()
-            if counts.get(PodStatus.SKIPPED)
-            else 0,
-            deleted=counts.get(PodStatus.DELETED, 0),
-        )
-        evicted = counts.get(PodStatus.EVICTED, 0)
-        if exceptions:
-            words = f"{exceptions.words()}; {evicted} pod(s) evicted."
-            _finish(request, RequestStatus.DONE_WITH_EXCEPTIONS, words)
-        else:
-            _finish(request, RequestStatus.SUCCEEDED, f"{evicted} pod(s) evicted.")
-        return
-    if request.status == RequestStatus.PAUSED:
-        return
-    stuck = counts.get(PodStatus.NEEDS_INTERVENTION, 0)
-    wanted = RequestStatus.NEEDS_INTERVENTION if stuck else RequestStatus.RUNNING
-    if request.status != wanted:
-        request.status = wanted
-        request.status_reason = f"{stuck} pod(s) need a person." if stuck else ""
-        request.save(update_fields=["status", "status_reason", "updated_at"])
-        audit_record(
-            actor=WORKER,
-            action=f"request.{wanted}",
-            target=request,
-            cluster=request.cluster,
-            details={"reason": request.status_reason},
-        )
-        if stuck:
-            notify("needs_intervention", request, request.status_reason)
-
-
-_DERIVED = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION, RequestStatus.PAUSED)
-
 # ---- interventions on a request ---------------------------------------------------------------------------------
 
 _ACTIVE = (RequestStatus.SCHEDULED, RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION, RequestStatus.PAUSED)
 
 
-def _locked(request_id: int) -> EvictionRequest:
-    return EvictionRequest.objects.select_for_update(of=("self",)).select_related("cluster").get(pk=request_id)
-
-
-def _require_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": ["Give a reason; it is kept in the audit log."]})
-    if len(reason) > 2000 or _CONTROL.search(reason):
-        raise ValidationError({"reason": ["The reason must be under 2000 characters, without control characters."]})
-    return reason
-
-
 def request_pause(*, actor: Actor, request_id: int, reason: str) -> EvictionRequest:
     authorize(actor, "evictions.intervene_evictionrequest")
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     with transaction.atomic():
-        request = _locked(request_id)
+        request = lock_request(request_id)
         if request.status not in (RequestStatus.SCHEDULED, RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION):
             raise not_now("request", "paused", request.get_status_display())
         previous = request.status
@@ -623,7 +527,7 @@ def request_pause(*, actor: Actor, request_id: int, reason: str) -> EvictionRequ
 def request_resume(*, actor: Actor, request_id: int, reason: str = "") -> EvictionRequest:
     authorize(actor, "evictions.intervene_evictionrequest")
     with transaction.atomic():
-        request = _locked(request_id)
+        request = lock_request(request_id)
         if request.status != RequestStatus.PAUSED:
             raise ValidationError({"status": ["Only a paused request can be resumed."]})
         if request.pause_kind == PauseKind.WINDOW:
@@ -632,8 +536,6 @@ def request_resume(*, actor: Actor, request_id: int, reason: str = "") -> Evicti
             )
         window = None
         if request.schedule == Schedule.WINDOW and request.started_at:
-            from evictions.services.windows import window_specs
-
             window = open_at(window_specs(request.cluster_id), timezone.now())
             if window is None:
                 # Resumed outside its window: it waits for the next one instead of running now.
@@ -667,25 +569,18 @@ def request_resume(*, actor: Actor, request_id: int, reason: str = "") -> Evicti
         )
         if request.status == RequestStatus.RUNNING:
             request_refresh(request=request)
-            _enqueue_waiting(request)
+            enqueue_waiting(request)
         elif request_is_due(request):
             after_commit("start_request", request.pk)
     return request
 
 
-def _enqueue_waiting(request: EvictionRequest) -> None:
-    for pod_id in PodEviction.objects.filter(request=request, status__in=POD_WAITING_TO_TRY).values_list(
-        "pk", flat=True
-    ):
-        after_commit("attempt_pod", pod_id)
-
-
 def request_cancel(*, actor: Actor, request_id: int, reason: str, uncordon: bool = False) -> EvictionRequest:
     """No new attempts start; pods already terminating finish on their own. Optionally uncordon the node."""
     authorize(actor, "evictions.intervene_evictionrequest")
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     with transaction.atomic():
-        request = _locked(request_id)
+        request = lock_request(request_id)
         if request.status not in _ACTIVE and request.status != RequestStatus.AWAITING_APPROVAL:
             raise not_now("request", "cancelled", request.get_status_display())
         now = timezone.now()
@@ -705,7 +600,7 @@ def request_cancel(*, actor: Actor, request_id: int, reason: str, uncordon: bool
         )
         notify("finished", request, request.status_reason)
         if request.kind == RequestKind.DRAIN:
-            _start_next_drains(request.cluster_id)
+            start_next_drains(request.cluster_id)
         if uncordon and request.kind == RequestKind.DRAIN and request.started_at:
             after_commit("uncordon_node", request.pk)
     return request
@@ -717,7 +612,7 @@ def request_extend_deadline(*, actor: Actor, request_id: int, minutes: int, reas
     if not isinstance(minutes, int) or not 1 <= minutes <= MAX_DEADLINE_MINUTES:
         raise ValidationError({"minutes": [f"Extend by 1 to {MAX_DEADLINE_MINUTES} minutes."]})
     with transaction.atomic():
-        request = _locked(request_id)
+        request = lock_request(request_id)
         if request.status not in _ACTIVE:
             raise ValidationError({"status": ["Only an active request has a deadline to extend."]})
         now = timezone.now()
@@ -742,7 +637,7 @@ def request_extend_deadline(*, actor: Actor, request_id: int, minutes: int, reas
         )
         request_refresh(request=request)
         if request.status in (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION):
-            _enqueue_waiting(request)
+            enqueue_waiting(request)
     return request
 
 

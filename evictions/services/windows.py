@@ -14,6 +14,7 @@ from clusters.models import Cluster
 from evictions.models import (
     POD_WAITING_TO_TRY,
     REQUEST_RUNNING,
+    EvictionRequest,
     MaintenanceWindow,
     PauseKind,
     PodEviction,
@@ -22,7 +23,9 @@ from evictions.models import (
     WindowKind,
 )
 from evictions.services.common import TICK, authorize
-from evictions.windows import Interval, WindowSpec, describe, next_opening, open_at, valid_timezone
+from evictions.services.lifecycle import enqueue_waiting, request_refresh
+from evictions.services.policy import display_tz, window_specs
+from evictions.windows import Interval, describe, next_opening, open_at, valid_timezone
 
 MAX_ONE_OFF = timedelta(days=14)
 
@@ -143,31 +146,8 @@ def window_delete(*, actor: Actor, window_id: int) -> None:
         windows_changed(cluster.pk)
 
 
-def window_specs(cluster_id: int) -> list[WindowSpec]:
-    return [spec_of(w) for w in MaintenanceWindow.objects.filter(cluster_id=cluster_id)]
-
-
-def spec_of(window: MaintenanceWindow) -> WindowSpec:
-    return WindowSpec(
-        kind=window.kind,
-        weekdays=tuple(window.weekdays or ()),
-        start=window.start_time,
-        end=window.end_time,
-        tz=window.timezone,
-        starts_at=window.starts_at,
-        ends_at=window.ends_at,
-        label=window.label or str(window),
-        window_id=window.pk,
-    )
-
-
-def display_tz(specs: list[WindowSpec]) -> str:
-    return next((s.tz for s in specs if s.kind == WindowKind.RECURRING), "UTC")
-
-
 def windows_changed(cluster_id: int) -> None:
     """After an edit: waiting requests look again now, and running ones take the window's new end."""
-    from evictions.models import EvictionRequest
 
     now = timezone.now()
     EvictionRequest.objects.filter(
@@ -184,7 +164,6 @@ def windows_changed(cluster_id: int) -> None:
 
 def requests_window_closed(now: datetime | None = None) -> int:
     """Pause every request whose window has closed: no new eviction starts; pods in flight finish."""
-    from evictions.models import EvictionRequest
 
     now = now or timezone.now()
     count = 0
@@ -232,8 +211,6 @@ def requests_window_closed(now: datetime | None = None) -> int:
 
 def requests_window_reopened(now: datetime | None = None) -> int:
     """Resume requests paused by a closed window once a window is open again."""
-    from evictions.models import EvictionRequest
-    from evictions.services.requests import _enqueue_waiting, request_refresh
 
     now = now or timezone.now()
     count = 0
@@ -280,6 +257,6 @@ def requests_window_reopened(now: datetime | None = None) -> int:
             )
             request_refresh(request=request)
             if request.status in REQUEST_RUNNING:
-                _enqueue_waiting(request)
+                enqueue_waiting(request)
             count += 1
     return count
