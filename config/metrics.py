@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import logging
 import math
-import os
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
@@ -19,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from clusters.models import Cluster
-from core.redis import redis_client
+from core.heartbeat import last_tick
 from evictions.models import (
     POD_WAITING_TO_TRY,
     EvictionAttempt,
@@ -29,65 +26,12 @@ from evictions.models import (
     RequestStatus,
 )
 
-logger = logging.getLogger(__name__)
-
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CACHE_KEY = "drainboard:metrics:text"
-TICK_KEY = "drainboard:tick:last"
-TICK_FILE = "tick-last"
 # Seconds; the last bucket, +Inf, is implied. From a quick eviction to a drain held up by a budget for minutes.
 TIME_TO_EVICT_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600)
 # The same states the tick retries in (evictions.services.pods.pods_due): due work nobody has picked up.
 _RUNNING = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
-
-
-# --- The tick's heartbeat ------------------------------------------------------------------------------------------
-# Beat and workers run in other processes (other containers in docker-compose) than the web server, so the time of
-# the last tick is kept where all of them can see it: in Redis when it is the broker, else beside the file-system
-# broker's queue (which only works on one machine anyway).
-
-
-def _tick_file() -> Path:
-    return Path(settings.BROKER_DIR) / TICK_FILE
-
-
-def record_tick(started: float | None = None) -> None:
-    """Called by the tick as it starts. A failure here must never stop the tick: it is logged and forgotten."""
-    started = time.time() if started is None else started
-    url = str(settings.CELERY_BROKER_URL)
-    try:
-        if url.startswith("filesystem://"):
-            path = _tick_file()
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(repr(started))
-            tmp.replace(path)  # atomic: a reader never sees half a number
-        else:
-            client = redis_client(url)
-            try:
-                client.set(TICK_KEY, repr(started))
-            finally:
-                client.close()
-    except Exception as error:  # noqa: BLE001
-        logger.warning("could not record the tick time: %s", type(error).__name__)
-
-
-def last_tick() -> float | None:
-    """Unix time at which the last tick started, or None if no tick was ever recorded (or the store is down)."""
-    url = str(settings.CELERY_BROKER_URL)
-    try:
-        if url.startswith("filesystem://"):
-            return float(_tick_file().read_text())
-        client = redis_client(url)
-        try:
-            value = client.get(TICK_KEY)
-        finally:
-            client.close()
-        return float(value) if value is not None else None  # type: ignore[arg-type]
-    except (OSError, ValueError):
-        return None
-    except Exception as error:  # noqa: BLE001
-        logger.warning("could not read the tick time: %s", type(error).__name__)
-        return None
 
 
 # --- The exposition format -----------------------------------------------------------------------------------------
