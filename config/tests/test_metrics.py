@@ -180,6 +180,21 @@ def test_label_values_are_escaped(rita):
     assert value(samples, "drainboard_pods_blocked", cluster='we\\"ird\\\\name') == 0
 
 
+def test_a_cluster_name_with_quotes_backslashes_and_newlines_stays_one_label_value(client, rita):
+    ClusterFactory(name='a "b"\\c\nd')
+    text = client.get("/metrics").content.decode()
+    assert 'drainboard_pods_blocked{cluster="a \\"b\\"\\\\c\\nd"} 0' in text  # one line, escaped
+    _, samples = parse(text)
+    assert value(samples, "drainboard_cluster_paused", cluster='a \\"b\\"\\\\c\\nd') == 0
+
+
+def test_the_counter_is_declared_under_its_family_name_and_sampled_with_total(client, history):
+    lines = client.get("/metrics").content.decode().splitlines()
+    assert "# TYPE drainboard_eviction_attempts counter" in lines
+    assert not any(line.startswith("# TYPE drainboard_eviction_attempts_total") for line in lines)
+    assert any(line.startswith("drainboard_eviction_attempts_total{") for line in lines)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
