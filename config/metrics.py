@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import logging
-import math
-import os
+import re
 import time
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.cache import cache
@@ -17,9 +14,12 @@ from django.db.models import Count, Min, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from clusters.models import Cluster
-from core.redis import redis_client
+from core.heartbeat import last_tick
 from evictions.models import (
     POD_WAITING_TO_TRY,
     EvictionAttempt,
@@ -29,232 +29,160 @@ from evictions.models import (
     RequestStatus,
 )
 
-logger = logging.getLogger(__name__)
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # what generate_latest writes (the library's default is now 1.0.0)
 CACHE_KEY = "drainboard:metrics:text"
-TICK_KEY = "drainboard:tick:last"
-TICK_FILE = "tick-last"
 # Seconds; the last bucket, +Inf, is implied. From a quick eviction to a drain held up by a budget for minutes.
 TIME_TO_EVICT_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600)
 # The same states the tick retries in (evictions.services.pods.pods_due): due work nobody has picked up.
 _RUNNING = (RequestStatus.RUNNING, RequestStatus.NEEDS_INTERVENTION)
 
 
-# --- The tick's heartbeat ------------------------------------------------------------------------------------------
-# Beat and workers run in other processes (other containers in docker-compose) than the web server, so the time of
-# the last tick is kept where all of them can see it: in Redis when it is the broker, else beside the file-system
-# broker's queue (which only works on one machine anyway).
+# --- Collection: one aggregate query per family; prometheus_client writes the text format --------------------------
 
 
-def _tick_file() -> Path:
-    return Path(settings.BROKER_DIR) / TICK_FILE
+class DrainboardCollector(Collector):
+    """Reads the database (and the tick's heartbeat) on every collection; nothing is counted in process memory, so
+    every web process answers the same and a restart loses nothing."""
+
+    def collect(self) -> Iterator[Metric]:
+        now_ts = time.time()
+        now = timezone.now()
+
+        # 1. Requests by status: every status appears, with 0 when none.
+        by_status = dict(EvictionRequest.objects.order_by().values_list("status").annotate(n=Count("id")))
+        requests = GaugeMetricFamily("drainboard_eviction_requests", "Eviction requests by status.", labels=["status"])
+        for status in RequestStatus.values:
+            requests.add_metric([status], by_status.get(status, 0))
+        yield requests
+
+        # 2. Attempts by answer: kind (evict / delete) and HTTP status ("none": no answer, a transport error).
+        # The family is named without "_total"; the library adds it to the sample (drainboard_eviction_attempts_total).
+        attempts = CounterMetricFamily(
+            "drainboard_eviction_attempts",
+            "Calls made to clusters' eviction (or pod delete) endpoints, by kind and HTTP answer code.",
+            labels=["kind", "code"],
+        )
+        for kind, code, n in (
+            EvictionAttempt.objects.order_by()
+            .values_list("kind", "http_status")
+            .annotate(n=Count("id"))
+            .order_by("kind", "http_status")
+        ):
+            attempts.add_metric([kind, "none" if code is None else str(code)], n)
+        yield attempts
+
+        # 3. Blocked and stuck pods per cluster; 4. cluster names (every cluster gets a sample, 0 included).
+        per_cluster: dict[int, tuple[int, int]] = {
+            row["request__cluster_id"]: (row["blocked"], row["stuck"])
+            for row in PodEviction.objects.order_by()
+            .filter(status__in=[PodStatus.BLOCKED, PodStatus.NEEDS_INTERVENTION])
+            .values("request__cluster_id")
+            .annotate(
+                blocked=Count("id", filter=Q(status=PodStatus.BLOCKED)),
+                stuck=Count("id", filter=Q(status=PodStatus.NEEDS_INTERVENTION)),
+            )
+        }
+        clusters = list(Cluster.objects.order_by("name").values_list("pk", "name", "paused", "reachable"))
+        blocked = GaugeMetricFamily(
+            "drainboard_pods_blocked",
+            "Pod evictions currently refused by a PodDisruptionBudget, per cluster.",
+            labels=["cluster"],
+        )
+        stuck = GaugeMetricFamily(
+            "drainboard_pods_needing_intervention",
+            "Pod evictions waiting for a person, per cluster.",
+            labels=["cluster"],
+        )
+        paused = GaugeMetricFamily(
+            "drainboard_cluster_paused", "1 when all automation on the cluster is paused.", labels=["cluster"]
+        )
+        reachable = GaugeMetricFamily(
+            "drainboard_cluster_reachable",
+            "1 when the cluster's last connectivity check succeeded, 0 when it failed (absent: never checked).",
+            labels=["cluster"],
+        )
+        for pk, name, is_paused, is_reachable in clusters:
+            counts = per_cluster.get(pk, (0, 0))
+            blocked.add_metric([name], counts[0])
+            stuck.add_metric([name], counts[1])
+            paused.add_metric([name], int(is_paused))
+            if is_reachable is not None:
+                reachable.add_metric([name], int(is_reachable))
+        yield from (blocked, stuck, paused, reachable)
+
+        # 5. Time to evict: the cumulative histogram from one pass over the finished pods.
+        aggregates = {
+            f"le_{index}": Count("id", filter=Q(seconds_to_evict__lte=bound))
+            for index, bound in enumerate(TIME_TO_EVICT_BUCKETS)
+        }
+        row = (
+            PodEviction.objects.order_by()
+            .filter(seconds_to_evict__isnull=False)
+            .aggregate(count=Count("id"), total=Sum("seconds_to_evict"), **aggregates)
+        )
+        histogram = HistogramMetricFamily(
+            "drainboard_time_to_evict_seconds", "From a pod eviction's first attempt until its pod was gone."
+        )
+        # Bounds are written as given (le="1", not the library's usual "1.0"), as they always were: queries and
+        # dashboards that select a bucket by its label keep working.
+        buckets = [(str(bound), row[f"le_{index}"]) for index, bound in enumerate(TIME_TO_EVICT_BUCKETS)]
+        histogram.add_metric([], [*buckets, ("+Inf", row["count"])], float(row["total"] or 0.0))
+        yield histogram
+
+        # 6. The queue: the oldest pod eviction that is due and that no worker has claimed (what the tick re-enqueues).
+        oldest = (
+            PodEviction.objects.order_by()
+            .filter(
+                Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+                status__in=POD_WAITING_TO_TRY,
+                next_attempt_at__lte=now,
+                request__status__in=_RUNNING,
+                request__cluster__paused=False,
+            )
+            .aggregate(oldest=Min("next_attempt_at"))["oldest"]
+        )
+        yield GaugeMetricFamily(
+            "drainboard_oldest_due_pod_eviction_age_seconds",
+            "How long the longest-waiting due and unclaimed pod eviction has been due (0: none is waiting).",
+            value=max(0.0, (now - oldest).total_seconds()) if oldest else 0,
+        )
+
+        # The tick's heartbeat (no query: Redis or a file).
+        yield GaugeMetricFamily(
+            "drainboard_tick_interval_seconds",
+            "How often beat runs the tick (TICK_SECONDS).",
+            value=settings.TICK_SECONDS,
+        )
+        started = last_tick()
+        if started is not None:
+            yield GaugeMetricFamily(
+                "drainboard_tick_last_run_timestamp_seconds",
+                "Unix time at which the last tick started.",
+                value=round(started, 3),
+            )
+            yield GaugeMetricFamily(
+                "drainboard_tick_lag_seconds",
+                "Seconds since the last tick started; well above the interval means beat or the workers are behind.",
+                value=round(max(0.0, now_ts - started), 3),
+            )
 
 
-def record_tick(started: float | None = None) -> None:
-    """Called by the tick as it starts. A failure here must never stop the tick: it is logged and forgotten."""
-    started = time.time() if started is None else started
-    url = str(settings.CELERY_BROKER_URL)
-    try:
-        if url.startswith("filesystem://"):
-            path = _tick_file()
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(repr(started))
-            tmp.replace(path)  # atomic: a reader never sees half a number
-        else:
-            client = redis_client(url)
-            try:
-                client.set(TICK_KEY, repr(started))
-            finally:
-                client.close()
-    except Exception as error:  # noqa: BLE001
-        logger.warning("could not record the tick time: %s", type(error).__name__)
+# Our own registry, not the library's global one: /metrics shows Drainboard's state, not this process's (whose
+# numbers would differ between the web processes behind one address).
+_REGISTRY = CollectorRegistry(auto_describe=False)
+_REGISTRY.register(DrainboardCollector())
 
 
-def last_tick() -> float | None:
-    """Unix time at which the last tick started, or None if no tick was ever recorded (or the store is down)."""
-    url = str(settings.CELERY_BROKER_URL)
-    try:
-        if url.startswith("filesystem://"):
-            return float(_tick_file().read_text())
-        client = redis_client(url)
-        try:
-            value = client.get(TICK_KEY)
-        finally:
-            client.close()
-        return float(value) if value is not None else None  # type: ignore[arg-type]
-    except (OSError, ValueError):
-        return None
-    except Exception as error:  # noqa: BLE001
-        logger.warning("could not read the tick time: %s", type(error).__name__)
-        return None
+# prometheus_client heads a counter's HELP and TYPE lines with its sample's name (drainboard_eviction_attempts_total);
+# /metrics has always named the family there (drainboard_eviction_attempts), the sample keeping its _total. Both
+# forms are read by Prometheus; the header is kept as it was so that nothing reading it has to change.
+_COUNTERS = ("drainboard_eviction_attempts",)
+_COUNTER_HEADER = re.compile(rf"^# (HELP|TYPE) ({'|'.join(_COUNTERS)})_total ", re.MULTILINE)
 
 
-# --- The exposition format -----------------------------------------------------------------------------------------
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
-        return str(int(value))
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
-
-
-def _sample(name: str, value: float, labels: dict[str, str] | None = None) -> str:
-    if labels:
-        inner = ",".join(f'{key}="{_escape(str(val))}"' for key, val in labels.items())
-        return f"{name}{{{inner}}} {_number(value)}"
-    return f"{name} {_number(value)}"
-
-
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def family(self, name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]) -> None:
-        self.lines.append(f"# HELP {name} {help_text}")
-        self.lines.append(f"# TYPE {name} {kind}")
-        suffix = "_total" if kind == "counter" else ""
-        self.lines.extend(_sample(name + suffix, value, labels) for labels, value in samples)
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
-# --- Collection: one aggregate query per family --------------------------------------------------------------------
-
-
-def collect(now_ts: float | None = None) -> str:
+def collect() -> str:
     """Render every metric. Six queries whatever the size of the tables (a test holds this bound)."""
-    now_ts = time.time() if now_ts is None else now_ts
-    now = timezone.now()
-    out = _Writer()
-
-    # 1. Requests by status: every status appears, with 0 when none.
-    by_status = dict(EvictionRequest.objects.order_by().values_list("status").annotate(n=Count("id")))
-    out.family(
-        "drainboard_eviction_requests",
-        "gauge",
-        "Eviction requests by status.",
-        (({"status": status}, by_status.get(status, 0)) for status in RequestStatus.values),
-    )
-
-    # 2. Attempts by answer: kind (evict / delete) and HTTP status ("none": no answer, a transport error).
-    attempts = (
-        EvictionAttempt.objects.order_by()
-        .values_list("kind", "http_status")
-        .annotate(n=Count("id"))
-        .order_by("kind", "http_status")
-    )
-    out.family(
-        "drainboard_eviction_attempts",
-        "counter",
-        "Calls made to clusters' eviction (or pod delete) endpoints, by kind and HTTP answer code.",
-        (
-            ({"kind": kind, "code": "none" if code is None else str(code)}, n)
-            for kind, code, n in attempts  # type: ignore[misc]
-        ),
-    )
-
-    # 3. Blocked and stuck pods per cluster; 4. cluster names (every cluster gets a sample, 0 included).
-    per_cluster: dict[int, tuple[int, int]] = {
-        row["request__cluster_id"]: (row["blocked"], row["stuck"])
-        for row in PodEviction.objects.order_by()
-        .filter(status__in=[PodStatus.BLOCKED, PodStatus.NEEDS_INTERVENTION])
-        .values("request__cluster_id")
-        .annotate(
-            blocked=Count("id", filter=Q(status=PodStatus.BLOCKED)),
-            stuck=Count("id", filter=Q(status=PodStatus.NEEDS_INTERVENTION)),
-        )
-    }
-    clusters = list(Cluster.objects.order_by("name").values_list("pk", "name", "paused", "reachable"))
-    out.family(
-        "drainboard_pods_blocked",
-        "gauge",
-        "Pod evictions currently refused by a PodDisruptionBudget, per cluster.",
-        (({"cluster": name}, per_cluster.get(pk, (0, 0))[0]) for pk, name, _, _ in clusters),
-    )
-    out.family(
-        "drainboard_pods_needing_intervention",
-        "gauge",
-        "Pod evictions waiting for a person, per cluster.",
-        (({"cluster": name}, per_cluster.get(pk, (0, 0))[1]) for pk, name, _, _ in clusters),
-    )
-    out.family(
-        "drainboard_cluster_paused",
-        "gauge",
-        "1 when all automation on the cluster is paused.",
-        (({"cluster": name}, int(paused)) for _, name, paused, _ in clusters),
-    )
-    out.family(
-        "drainboard_cluster_reachable",
-        "gauge",
-        "1 when the cluster's last connectivity check succeeded, 0 when it failed (absent: never checked).",
-        (({"cluster": name}, int(reachable)) for _, name, _, reachable in clusters if reachable is not None),
-    )
-
-    # 5. Time to evict: the cumulative histogram from one pass over the finished pods.
-    timed = PodEviction.objects.order_by().filter(seconds_to_evict__isnull=False)
-    aggregates = {
-        f"le_{index}": Count("id", filter=Q(seconds_to_evict__lte=bound))
-        for index, bound in enumerate(TIME_TO_EVICT_BUCKETS)
-    }
-    row = timed.aggregate(count=Count("id"), total=Sum("seconds_to_evict"), **aggregates)
-    buckets = [({"le": _number(bound)}, row[f"le_{index}"]) for index, bound in enumerate(TIME_TO_EVICT_BUCKETS)]
-    buckets.append(({"le": "+Inf"}, row["count"]))
-    name = "drainboard_time_to_evict_seconds"
-    out.lines.append(f"# HELP {name} From a pod eviction's first attempt until its pod was gone.")
-    out.lines.append(f"# TYPE {name} histogram")
-    out.lines.extend(_sample(f"{name}_bucket", value, labels) for labels, value in buckets)
-    out.lines.append(_sample(f"{name}_sum", float(row["total"] or 0.0)))
-    out.lines.append(_sample(f"{name}_count", row["count"]))
-
-    # 6. The queue: the oldest pod eviction that is due and that no worker has claimed (what the tick re-enqueues).
-    oldest = (
-        PodEviction.objects.order_by()
-        .filter(
-            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-            status__in=POD_WAITING_TO_TRY,
-            next_attempt_at__lte=now,
-            request__status__in=_RUNNING,
-            request__cluster__paused=False,
-        )
-        .aggregate(oldest=Min("next_attempt_at"))["oldest"]
-    )
-    out.family(
-        "drainboard_oldest_due_pod_eviction_age_seconds",
-        "gauge",
-        "How long the longest-waiting due and unclaimed pod eviction has been due (0: none is waiting).",
-        [({}, max(0.0, (now - oldest).total_seconds()) if oldest else 0)],
-    )
-
-    # The tick's heartbeat (no query: Redis or a file).
-    out.family(
-        "drainboard_tick_interval_seconds",
-        "gauge",
-        "How often beat runs the tick (TICK_SECONDS).",
-        [({}, settings.TICK_SECONDS)],
-    )
-    started = last_tick()
-    if started is not None:
-        out.family(
-            "drainboard_tick_last_run_timestamp_seconds",
-            "gauge",
-            "Unix time at which the last tick started.",
-            [({}, round(started, 3))],
-        )
-        out.family(
-            "drainboard_tick_lag_seconds",
-            "gauge",
-            "Seconds since the last tick started; well above the interval means beat or the workers are behind.",
-            [({}, round(max(0.0, now_ts - started), 3))],
-        )
-    return out.text()
+    return _COUNTER_HEADER.sub(r"# \1 \2 ", generate_latest(_REGISTRY).decode())
 
 
 # --- Access and the view -------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""A Redis client for the few places that talk to Redis directly (health check, tick heartbeat): short timeouts, so a
+"""A Redis client for the few places that talk to Redis directly (health check, core.heartbeat): short timeouts, so a
 dead server answers within seconds instead of hanging a page or a task."""
 
 from __future__ import annotations

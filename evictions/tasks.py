@@ -13,7 +13,7 @@ from clusters import kube
 from clusters.models import Cluster
 from clusters.services import clusters_due_for_check
 from clusters.tasks import check_cluster
-from config.metrics import record_tick
+from core.heartbeat import record_tick
 from evictions.models import EvictionRequest
 from evictions.services import pods as pod_services
 from evictions.services import requests as request_services

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
 from config import metrics
+from core.heartbeat import record_tick
 from evictions.models import EvictionAttempt, EvictionRequest, PodEviction, PodStatus, RequestStatus
 from tests.factories import ClusterFactory
 
@@ -90,7 +91,7 @@ def history(rita):
 
 
 def test_metrics_parse_and_match_the_rows(client, history):
-    metrics.record_tick(time.time() - 7)
+    record_tick(time.time() - 7)
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
@@ -146,30 +147,6 @@ def test_metrics_take_a_bounded_number_of_queries_and_are_cached(client, history
     assert len(cached) == 0  # served from the cache for METRICS_CACHE_SECONDS
 
 
-def test_a_file_system_broker_keeps_the_tick_time_beside_its_queue(settings, tmp_path):
-    settings.CELERY_BROKER_URL = "filesystem://"
-    settings.BROKER_DIR = tmp_path
-    assert metrics.last_tick() is None
-    metrics.record_tick(1700000000.25)
-    assert metrics.last_tick() == 1700000000.25
-    assert [path.name for path in tmp_path.iterdir()] == ["tick-last"]
-
-
-def test_an_unreachable_store_neither_stops_the_tick_nor_the_scrape(settings):
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    metrics.record_tick()  # logged, not raised
-    assert metrics.last_tick() is None
-
-
-def test_the_tick_records_when_it_ran(db):
-    from evictions.tasks import tick
-
-    before = time.time()
-    tick()
-    recorded = metrics.last_tick()
-    assert recorded is not None and before <= recorded <= time.time()
-
-
 def test_without_a_recorded_tick_there_is_no_lag_sample(client, db, monkeypatch):
     monkeypatch.setattr(metrics, "last_tick", lambda: None)  # no tick ever ran
     _, samples = parse(client.get("/metrics").content.decode())
@@ -201,6 +178,21 @@ def test_label_values_are_escaped(rita):
     ClusterFactory(name='we"ird\\name')
     _, samples = parse(metrics.collect())
     assert value(samples, "drainboard_pods_blocked", cluster='we\\"ird\\\\name') == 0
+
+
+def test_a_cluster_name_with_quotes_backslashes_and_newlines_stays_one_label_value(client, rita):
+    ClusterFactory(name='a "b"\\c\nd')
+    text = client.get("/metrics").content.decode()
+    assert 'drainboard_pods_blocked{cluster="a \\"b\\"\\\\c\\nd"} 0' in text  # one line, escaped
+    _, samples = parse(text)
+    assert value(samples, "drainboard_cluster_paused", cluster='a \\"b\\"\\\\c\\nd') == 0
+
+
+def test_the_counter_is_declared_under_its_family_name_and_sampled_with_total(client, history):
+    lines = client.get("/metrics").content.decode().splitlines()
+    assert "# TYPE drainboard_eviction_attempts counter" in lines
+    assert not any(line.startswith("# TYPE drainboard_eviction_attempts_total") for line in lines)
+    assert any(line.startswith("drainboard_eviction_attempts_total{") for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -109,3 +109,15 @@ def test_exceptions_are_kept_in_the_line():
         _current.reset(token)
     assert entry["request_id"] == "req-9"
     assert "ValueError: bad value" in entry["exception"]
+
+
+def test_only_listed_extras_leave_and_only_as_plain_values():
+    record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "Not Found", (), None)
+    record.request = f"<WSGIRequest: GET '/?token={SECRET}'>"  # Django attaches the request itself
+    record.anything = SECRET
+    record.status_code = 404
+    entry = _format(record)
+    assert SECRET not in json.dumps(entry)
+    assert list(entry) == ["time", "level", "logger", "message", "request_id", "status_code"]
+    record.status_code = object()  # not a plain value: dropped, not str()-ed
+    assert "status_code" not in _format(record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from clusters import services
 from clusters.models import Cluster
+from core.heartbeat import last_tick
 from evictions.tasks import tick
 from tests.factories import ClusterFactory
 from tests.tlsserver import TLSServer, kubernetes_routes
@@ -23,6 +25,14 @@ def test_tick_finds_clusters_never_checked_or_checked_too_long_ago(settings):
     stale = ClusterFactory(last_checked_at=timezone.now() - timedelta(seconds=120))
     ClusterFactory(last_checked_at=timezone.now() - timedelta(seconds=5))
     assert sorted(services.clusters_due_for_check()) == sorted([never.pk, stale.pk])
+
+
+@pytest.mark.django_db
+def test_the_tick_records_when_it_ran():
+    before = time.time()
+    tick()
+    recorded = last_tick()
+    assert recorded is not None and before <= recorded <= time.time()
 
 
 @pytest.mark.django_db(transaction=True)
