@@ -19,6 +19,7 @@ from audit.services import Actor, System, audit_record
 from clusters import kube
 from clusters.kubeconfig import parse_kubeconfig
 from clusters.models import Cluster, CredentialKind, Credentials
+from clusters.signals import cluster_event
 from clusters.validation import validate_api_url, validate_ca_pem, validate_cluster_name, validate_token
 
 MAX_QPS = 1000
@@ -263,6 +264,7 @@ def cluster_pause(*, actor: Actor, cluster: Cluster, reason: str) -> Cluster:
         locked.paused, locked.paused_reason = True, reason
         locked.save(update_fields=["paused", "paused_reason", "updated_at"])
         audit_record(actor=actor, action="cluster.pause", target=locked, cluster=locked, details={"reason": reason})
+        cluster_event.send(sender=Cluster, event="paused", cluster=locked)
     return locked
 
 
@@ -282,8 +284,6 @@ def cluster_resume(*, actor: Actor, cluster: Cluster, reason: str = "") -> Clust
             cluster=locked,
             details={"reason": (reason or "").strip()},
         )
-        # Waiting pods try again now rather than at the next tick.
-        from evictions.services.pods import enqueue_waiting_on_cluster
-
-        enqueue_waiting_on_cluster(locked.pk)
+        # The engine's receiver makes the waiting pods due now rather than at the next tick.
+        cluster_event.send(sender=Cluster, event="resumed", cluster=locked)
     return locked

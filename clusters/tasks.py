@@ -14,3 +14,12 @@ def check_cluster(cluster_id: int) -> None:
     cluster = Cluster.objects.filter(pk=cluster_id).first()
     if cluster is not None:
         services.cluster_check(actor=System("tick"), cluster=cluster)
+
+
+@shared_task(ignore_result=True, soft_time_limit=20, time_limit=30)
+def tick() -> dict[str, int]:
+    """Beat runs this every TICK_SECONDS: each cluster due for a connectivity check is checked by a worker."""
+    due = services.clusters_due_for_check()
+    for cluster_id in due:
+        check_cluster.delay(cluster_id)
+    return {"clusters": len(due)}

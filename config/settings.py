@@ -373,6 +373,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(TICK_SECONDS),
         "options": {"expires": TICK_SECONDS, "priority": 0},
     },
+    # Each app has its own part of the tick: cluster checks, and notifications (long blocks, due deliveries).
+    "clusters-tick": {
+        "task": "clusters.tasks.tick",
+        "schedule": float(TICK_SECONDS),
+        "options": {"expires": TICK_SECONDS},
+    },
+    "notifications-tick": {
+        "task": "notifications.tasks.tick",
+        "schedule": float(TICK_SECONDS),
+        "options": {"expires": TICK_SECONDS},
+    },
     "audit-verify": {
         "task": "audit.tasks.verify_chain",
         "schedule": float(AUDIT_VERIFY_INTERVAL_SECONDS),

@@ -11,8 +11,6 @@ from django.db import transaction
 from audit.services import System, audit_record
 from clusters import kube
 from clusters.models import Cluster
-from clusters.services import clusters_due_for_check
-from clusters.tasks import check_cluster
 from core.heartbeat import record_tick
 from evictions.models import EvictionRequest
 from evictions.services import pods as pod_services
@@ -20,7 +18,6 @@ from evictions.services import requests as request_services
 from evictions.services import windows as window_services
 from evictions.services.common import endpoint
 from evictions.services.leases import lease, renew
-from notifications import services as notification_services
 
 FOLLOW_SECONDS = 45  # one budget watcher runs this long, then the tick starts another if still needed
 WATCH_TIMEOUT_SECONDS = 5
@@ -142,7 +139,8 @@ def uncordon_node(request_id: int) -> None:
 
 @shared_task(ignore_result=True, soft_time_limit=20, time_limit=30, priority=0)
 def tick() -> dict[str, int]:
-    """Beat runs this every TICK_SECONDS: start due work, recover lost work, flag stuck work, check clusters."""
+    """Beat runs this every TICK_SECONDS: start due work, recover lost work, flag stuck work. (Cluster checks and
+    notifications have their own ticks: clusters.tasks.tick, notifications.tasks.tick.)"""
     record_tick()  # for /metrics: how long ago the last tick ran
     counts: dict[str, int] = {}
     counts["window_closed"] = window_services.requests_window_closed()
@@ -162,12 +160,5 @@ def tick() -> dict[str, int]:
     watch = pod_services.clusters_needing_watchers()
     for cluster_id in watch:
         watch_budgets.delay(cluster_id)
-    due = clusters_due_for_check()
-    for cluster_id in due:
-        check_cluster.delay(cluster_id)
-    counts.update(
-        started=len(started), late=len(late), stuck=len(stuck), follow=len(follow), watch=len(watch), clusters=len(due)
-    )
-    counts["blocked_notices"] = notification_services.notify_long_blocks()
-    counts["notifications_due"] = notification_services.deliveries_due()
+    counts.update(started=len(started), late=len(late), stuck=len(stuck), follow=len(follow), watch=len(watch))
     return counts

@@ -104,3 +104,15 @@ def test_healthz_is_served_over_plain_http_in_production_for_health_checks(tmp_p
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] in {"200", "503"}  # answered, not redirected to https
+
+
+def test_each_app_has_its_own_part_of_the_tick():
+    from config.celery import app
+
+    schedule = app.conf.beat_schedule
+    assert schedule["tick"]["task"] == "evictions.tasks.tick"
+    assert schedule["clusters-tick"]["task"] == "clusters.tasks.tick"
+    assert schedule["notifications-tick"]["task"] == "notifications.tasks.tick"
+    assert {schedule[name]["schedule"] for name in ("tick", "clusters-tick", "notifications-tick")} == {
+        schedule["tick"]["schedule"]
+    }

@@ -325,7 +325,7 @@ def test_long_blocks_never_raise_into_the_tick(monkeypatch, caplog):
 
 
 def test_the_tick_reports_blocked_notices(prod, rita, monkeypatch):
-    from evictions import tasks
+    from notifications import tasks
 
     make_webhook(HOOK, events=["blocked"], blocked_after_minutes=1)
     make_blocked_pod(make_request(prod, rita), "web-1", since=timezone.now() - timedelta(minutes=5))
