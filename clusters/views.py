@@ -1,4 +1,5 @@
-"""Cluster pages: list, detail, add, edit, delete, check. Thin: parse, check permission, call a service."""
+"""Cluster pages: list, add, edit, delete, check. Thin: parse, check permission, call a service. (The detail and
+budgets pages also show the engine's records: they are in config/cluster_pages.py.)"""
 
 from __future__ import annotations
 
@@ -10,33 +11,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from audit.selectors import audit_cluster_history
 from clusters import services
 from clusters.forms import ClusterEditForm, ClusterForm, add_errors
 from clusters.models import Cluster
-from clusters.selectors import cluster_budgets, cluster_list
-from evictions.dashboard import HISTORY_DAYS, HISTORY_DEFINITION, bar_chart, budget_history
-from evictions.selectors import cluster_policy, cluster_windows
+from clusters.selectors import cluster_list
 
 
 @login_required
 @permission_required("clusters.view_cluster", raise_exception=True)
 def cluster_index(request: HttpRequest) -> HttpResponse:
     return render(request, "clusters/list.html", {"clusters": cluster_list()})
-
-
-@login_required
-@permission_required("clusters.view_cluster", raise_exception=True)
-def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    cluster = get_object_or_404(Cluster, pk=pk)
-    history = audit_cluster_history(cluster_id=cluster.pk)
-    context = {
-        "cluster": cluster,
-        "audit_history": history,
-        "windows": cluster_windows(cluster),
-        **cluster_policy(cluster),
-    }
-    return render(request, "clusters/detail.html", context)
 
 
 @login_required
@@ -114,23 +98,3 @@ def cluster_check(request: HttpRequest, pk: int) -> HttpResponse:
     if getattr(request, "htmx", False):
         return render(request, "clusters/_status.html", {"cluster": cluster})
     return redirect("cluster-detail", pk=cluster.pk)
-
-
-@login_required
-@permission_required("clusters.view_cluster", raise_exception=True)
-def cluster_pdbs(request: HttpRequest, pk: int) -> HttpResponse:
-    """The cluster's disruption budgets now (with the pods each selects), and which blocked most in our records."""
-    cluster = get_object_or_404(Cluster, pk=pk)
-    history = budget_history(cluster.pk)
-    chart = bar_chart(
-        [(h.pdb, h.seconds, f"{h.total_words}, {h.pods} pod{'s' if h.pods != 1 else ''}") for h in history]
-    )
-    context = {
-        "cluster": cluster,
-        "live": cluster_budgets(cluster),
-        "history": history,
-        "chart": chart,
-        "history_days": HISTORY_DAYS,
-        "definition": HISTORY_DEFINITION.format(days=HISTORY_DAYS),
-    }
-    return render(request, "clusters/pdbs.html", context)

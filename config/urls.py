@@ -10,7 +10,7 @@ from accounts.forms import LoginForm
 from audit import api as audit_api
 from clusters import views as cluster_views
 from clusters.api import ClusterViewSet
-from config import health, metrics
+from config import cluster_pages, health, metrics
 from config import views as core_views
 from core import api as core_api
 from core.ids import IdConverter
@@ -37,11 +37,11 @@ urlpatterns = [
     path("account/", account_views.account, name="account"),
     path("clusters/", cluster_views.cluster_index, name="cluster-list"),
     path("clusters/add/", cluster_views.cluster_add, name="cluster-add"),
-    path("clusters/<id:pk>/", cluster_views.cluster_detail, name="cluster-detail"),
+    path("clusters/<id:pk>/", cluster_pages.cluster_detail, name="cluster-detail"),
     path("clusters/<id:pk>/edit/", cluster_views.cluster_edit, name="cluster-edit"),
     path("clusters/<id:pk>/delete/", cluster_views.cluster_delete, name="cluster-delete"),
     path("clusters/<id:pk>/check/", cluster_views.cluster_check, name="cluster-check"),
-    path("clusters/<id:pk>/pdbs/", cluster_views.cluster_pdbs, name="cluster-pdbs"),
+    path("clusters/<id:pk>/pdbs/", cluster_pages.cluster_pdbs, name="cluster-pdbs"),
     path("audit/", include("audit.urls")),
     path("notifications/", include("notifications.urls")),
     path("", include("evictions.urls")),
