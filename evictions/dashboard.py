@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from clusters import kube
 from clusters.models import STATUS_COLOURS, Cluster
+from evictions.budgets import age_words, unready_behind
 from evictions.models import (
     REQUEST_COLOURS,
     REQUEST_FINISHED,
@@ -56,21 +57,6 @@ ACTIVE_REQUESTS = (
     RequestStatus.SCHEDULED,
     RequestStatus.AWAITING_APPROVAL,
 )
-
-
-def age_words(seconds: float) -> str:
-    """'45s', '12m', '3h 5m', '2d 4h': how long, short enough for a table cell."""
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 120:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
 
 
 # ---- clusters ------------------------------------------------------------------------------------------------------
@@ -379,12 +365,7 @@ def _read_budget_states(cluster: Cluster, pdbs: list[str]) -> dict[str, BlockExp
             if budget is None:
                 result[key] = BlockExplanation(key, "", (), "The budget no longer exists.")
                 continue
-            unready = []
-            for pod in pods:
-                if budget.selects(pod) and not pod.ready and not pod.deleting:
-                    since = pod.ready_since or pod.created_at
-                    age = f" for {age_words((now - since).total_seconds())}" if since else ""
-                    unready.append(f"{pod.name} on {pod.node or 'no node'}: {pod.phase}, not Ready{age}")
+            unready = unready_behind(budget, pods, now)
             numbers = (
                 f"allows {budget.disruptions_allowed} disruption(s): healthy {budget.current_healthy}, "
                 f"desired {budget.desired_healthy}, expected {budget.expected_pods}"

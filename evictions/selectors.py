@@ -15,6 +15,7 @@ from django.utils import timezone
 from clusters import kube
 from clusters.models import Cluster
 from evictions.approvals import Tally, Vote, policy_allows, tally
+from evictions.budgets import unready_behind
 from evictions.models import (
     POD_DELETED,
     POD_FINISHED,
@@ -215,12 +216,7 @@ def _read_explanations(request: EvictionRequest, blocking: list[str]) -> dict[st
             if pdb is None:
                 result[key] = BlockExplanation(key, "", (), "The budget no longer exists.")
                 continue
-            unready = []
-            for pod in pods:
-                if pdb.selects(pod) and not pod.ready and not pod.deleting:
-                    since = pod.ready_since or pod.created_at
-                    age = f" for {_age(now, since)}" if since else ""
-                    unready.append(f"{pod.name} on {pod.node or 'no node'}: {pod.phase}, not Ready{age}")
+            unready = unready_behind(pdb, pods, now)
             numbers = (
                 f"allows {pdb.disruptions_allowed} disruption(s): healthy {pdb.current_healthy}, "
                 f"desired {pdb.desired_healthy}, expected {pdb.expected_pods}"

@@ -16,6 +16,7 @@ from clusters import kube
 from clusters.kubetypes import Answer, Pdb
 from clusters.models import Cluster
 from evictions import ratelimit
+from evictions.budgets import unready_behind
 from evictions.claims import claim_until, keeper
 from evictions.models import (
     POD_FINISHED,
@@ -183,14 +184,7 @@ def blocking_unready_pods(cluster: Cluster, namespace: str, pdb_name: str) -> li
     )
     if pdb is None or pdb.selector is None:
         return []
-    pods = kube.list_pods(endpoint(cluster), namespace=namespace)
-    now = timezone.now()
-    found = []
-    for candidate in pods:
-        if pdb.selects(candidate) and not candidate.ready and not candidate.deleting:
-            since = f" for {int((now - candidate.ready_since).total_seconds())}s" if candidate.ready_since else ""
-            found.append(f"{candidate.name} on {candidate.node or 'no node'} ({candidate.phase}, not Ready{since})")
-    return found
+    return unready_behind(pdb, kube.list_pods(endpoint(cluster), namespace=namespace), timezone.now())
 
 
 def _log_attempt(

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from evictions import dashboard
-from evictions.dashboard import age_words, bar_chart
+from evictions.dashboard import bar_chart
 from evictions.models import EvictionAttempt, EvictionRequest, PodEviction, PodStatus, RequestStatus, Schedule
 from kubesim import Simulator
 from tests.factories import ClusterFactory
@@ -70,14 +70,6 @@ def blocked(request, name, pdb="shop/web-pdb", ago=60, **fields) -> PodEviction:
     }
     values.update(fields)
     return make_pod(request, name, **values)
-
-
-@pytest.mark.parametrize(
-    ("seconds", "words"),
-    [(0, "0s"), (119, "119s"), (120, "2m"), (7199, "119m"), (7200, "2h"), (7260, "2h 1m"), (172800, "2d"), (-5, "0s")],
-)
-def test_age_words(seconds, words):
-    assert age_words(seconds) == words
 
 
 def test_cluster_cards_count_requests_and_pods_per_cluster(alice):
