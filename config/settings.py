@@ -49,6 +49,9 @@ for _index, _key in enumerate(FIELD_ENCRYPTION_KEYS):
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must hold at least one Fernet key")
 
+# Where `manage.py ensure_admin` leaves a generated first-admin password when DEBUG is off (never in the logs).
+ADMIN_PASSWORD_FILE = Path(env_str("DRAINBOARD_ADMIN_PASSWORD_FILE") or VAR_DIR / "admin-password")
+
 AUDIT_HMAC_KEY = _required_secret("AUDIT_HMAC_KEY")
 if len(AUDIT_HMAC_KEY) < 32:
     raise ImproperlyConfigured("AUDIT_HMAC_KEY must be at least 32 characters")
