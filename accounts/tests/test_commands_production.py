@@ -61,3 +61,30 @@ def test_ensure_admin_with_debug_still_shows_the_password_once_for_make_run(prod
     shown = re.search(r"with password: (\S+)", result.stdout)
     assert shown, result.stdout
     assert password_of(prod, "admin", shown.group(1))
+
+
+def test_user_add_works_with_production_settings(prod):
+    result = manage(prod, "user_add", "bob", "--role", "requester", "--role", "approver")
+    shown = re.search(r"Password \(shown once\): (\S+)", result.stdout)
+    assert shown, result.stdout + result.stderr
+    assert password_of(prod, "bob", shown.group(1))
+    code = (
+        "from django.contrib.auth import get_user_model; from audit.models import AuditEvent; "
+        "u = get_user_model().objects.get(username='bob'); "
+        "print(sorted(u.groups.values_list('name', flat=True)), u.has_perm('evictions.approve_evictionrequest'), "
+        "AuditEvent.objects.filter(action='user.create', actor_name='system:cli').count())"
+    )
+    assert django_shell(prod, code).strip() == "['approver', 'requester'] True 1"
+    chosen = manage(prod, "user_add", "carol", "--role", "viewer", "--password", "a-long-passphrase-for-carol")
+    assert "a-long-passphrase-for-carol" not in chosen.stdout
+    assert password_of(prod, "carol", "a-long-passphrase-for-carol")
+
+
+def test_user_add_refuses_a_weak_password_or_a_taken_name(prod):
+    weak = manage(prod, "user_add", "dave", "--role", "viewer", "--password", "12345", check=False)
+    assert weak.returncode != 0 and "too short" in weak.stderr, weak.stdout + weak.stderr
+    code = "from django.contrib.auth import get_user_model as m; print(m().objects.filter(username='dave').exists())"
+    assert django_shell(prod, code).strip() == "False"
+    manage(prod, "user_add", "erin", "--role", "viewer")
+    taken = manage(prod, "user_add", "erin", "--role", "admin", check=False)
+    assert taken.returncode != 0 and "already exists" in taken.stderr
