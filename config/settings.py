@@ -50,6 +50,9 @@ for _index, _key in enumerate(FIELD_ENCRYPTION_KEYS):
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must hold at least one Fernet key")
 
+# Where `manage.py ensure_admin` leaves a generated first-admin password when DEBUG is off (never in the logs).
+ADMIN_PASSWORD_FILE = Path(env_str("DRAINBOARD_ADMIN_PASSWORD_FILE") or VAR_DIR / "admin-password")
+
 AUDIT_HMAC_KEY = _required_secret("AUDIT_HMAC_KEY")
 if len(AUDIT_HMAC_KEY) < 32:
     raise ImproperlyConfigured("AUDIT_HMAC_KEY must be at least 32 characters")
@@ -331,7 +334,16 @@ METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 5, minimum=0)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Celery countdowns stay far below this, so Redis never redelivers a task that is merely waiting.
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": 3600,
+        # A dead peer (a restarted Redis host, a dropped NAT entry) is noticed instead of waited on for ever: TCP
+        # keepalive, a PING on idle connections every 10 s, and bounded connects and reads.
+        "socket_keepalive": True,
+        "health_check_interval": 10,
+        "socket_connect_timeout": 5,
+        "socket_timeout": 30,
+        "retry_on_timeout": True,
+    }
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -350,7 +362,15 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Losing Redis must not end a worker: it reconnects by itself (retrying every 2, 4, … up to 30 s) for as long as Redis
+# is away, where Celery's default gives up after 100 tries (about 45 minutes); config/broker.py keeps the old channel
+# from killing it (see docs/OPERATIONS.md). Late-acknowledged tasks in flight when the connection drops run to their
+# end, not cancelled: their results are in the database, and the tick sends again whatever a lost message would have.
+CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 4
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 # Budget watchers hold a long HTTP watch: they get their own queue (a thread-pool worker) so that they never take

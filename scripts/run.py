@@ -1,5 +1,5 @@
-"""`make run`: migrate, ensure an admin, start the demo cluster (kubesim), the web server, a Celery worker and
-beat; Ctrl-C (or any of them dying) stops every process it started."""
+"""`make run`: migrate, ensure an admin, start the demo cluster (kubesim) with an approver and a one-approval policy,
+the web server, a Celery worker and beat; Ctrl-C (or any of them dying) stops every process it started."""
 
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ def start_demo_cluster() -> None:
             return
         time.sleep(0.2)
     manage("cluster_import", "--kubeconfig", str(kubeconfig), "--name", "demo", "--replace")
+    # A second person (`approver`) and a one-approval policy on the demo cluster: the approval flow, ready to try.
+    manage("demo_setup", "--cluster", "demo")
 
 
 def main() -> int:

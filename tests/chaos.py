@@ -7,9 +7,10 @@ chain verifies.
 Used by tests/test_chaos.py (small, in CI) and bench/chaos.py (large). The caller has configured Django and owns the
 database; everything this module starts (Redis, workers, beat, simulators) is stopped in `finally` blocks.
 
-A supervisor thread starts again a worker or beat that exits by itself, as compose's `restart: unless-stopped` does:
-a Celery worker with late-acknowledged tasks in flight exits (status 1) when Redis goes away, kombu's
-`restore_unacked` failing on the closed connection.
+A supervisor thread starts again a worker or beat that exits by itself, as compose's `restart: unless-stopped` does.
+A Celery worker with late-acknowledged tasks in flight used to exit (status 1) when Redis went away, kombu's Redis
+channel raising AttributeError on the collected connection; config/broker.py makes that a connection error, and
+config/tests/test_celery_e2e.py shows workers riding out an outage in the same process.
 
 The witness: kubesim's request log (every call with its User-Agent and answer) and an eviction ledger recorded
 inside kubesim at the moment it decides each eviction (the pod's UID and whether it was already terminating), so a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -67,6 +68,9 @@ def test_make_run_serves_login_and_ctrl_c_stops_everything(tmp_path):
         # The demo cluster (kubesim) was started and registered, and it answered the connectivity check.
         assert "Registered cluster 'demo'" in output, output[-3000:]
         assert "Reachable: Kubernetes v1.30" in output, output[-3000:]
+        # A second person and a one-approval policy on the demo cluster: the approval flow can be tried at once.
+        assert re.search(r"Created user 'approver' with password: \S+", output), output[-3000:]
+        assert "Cluster 'demo' now needs one approval per request" in output, output[-3000:]
         running = "\n".join(_processes_with(str(var_dir)))
         assert "celery -A config worker" in running, running
         assert "celery -A config beat" in running, running

@@ -29,10 +29,19 @@ def test_database_url() -> str:
 
 
 @contextmanager
-def celery_worker(*, concurrency: int = 2, extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+def celery_worker(
+    *,
+    concurrency: int = 2,
+    extra_env: dict[str, str] | None = None,
+    pool: str = "prefork",
+    queues: str = "celery,watch,notify",  # one worker serves all queues in tests; make run and compose split them
+    name: str = "test",
+    purge: bool = True,
+) -> Iterator[subprocess.Popen[str]]:
     from config.celery import app
 
-    app.control.purge()  # messages left by earlier tests must not run against this test's rows
+    if purge:
+        app.control.purge()  # messages left by earlier tests must not run against this test's rows
     env = {**os.environ, "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     process = subprocess.Popen(
         [
@@ -46,12 +55,14 @@ def celery_worker(*, concurrency: int = 2, extra_env: dict[str, str] | None = No
             "INFO",
             "--concurrency",
             str(concurrency),
+            "--pool",
+            pool,
             "-Q",
-            "celery,watch,notify",  # one worker serves all queues in tests; make run and compose split them
+            queues,
             "--without-gossip",
             "--without-mingle",
             "-n",
-            f"test-{os.getpid()}@%h",
+            f"{name}-{os.getpid()}@%h",
         ],
         cwd=ROOT,
         env=env,

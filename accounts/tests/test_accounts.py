@@ -64,7 +64,9 @@ def test_healthz_reports_database_and_broker(client, db):
 
 
 @pytest.mark.django_db
-def test_ensure_admin_creates_the_admin_once(capsys, monkeypatch):
+def test_ensure_admin_creates_the_admin_once(capsys, monkeypatch, settings):
+    settings.DEBUG = True  # `make run`: shown once (pytest-django runs tests with DEBUG off; see
+    # test_commands_production.py for production, where it goes to a file instead)
     monkeypatch.delenv("DRAINBOARD_ADMIN_PASSWORD", raising=False)
     call_command("ensure_admin")
     first = capsys.readouterr().out
