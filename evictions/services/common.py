@@ -54,6 +54,11 @@ def after_commit(task: str, *args: Any, countdown: float | None = None) -> None:
     dispatch.send_on_commit(f"evictions.tasks.{task}", *args, countdown=countdown)
 
 
+def send_now(task: str, *args: Any, countdown: float | None = None) -> None:
+    """Send the eviction task of that name now: for callers that hold no transaction (the tick, a follow round)."""
+    dispatch.send(f"evictions.tasks.{task}", *args, countdown=countdown)
+
+
 def notify(event: str, request: Any, text: str = "") -> None:
     """Announce what happened to a request (evictions.signals.request_event), inside the caller's transaction: a
     receiver records its deliveries with the change and sends them after commit."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,8 +44,9 @@ from evictions.services.common import (
     not_now,
     notify,
     require_reason,
+    send_now,
 )
-from evictions.services.leases import LEASE_SECONDS
+from evictions.services.leases import LEASE_SECONDS, lease, renew
 from evictions.services.lifecycle import request_refresh
 from evictions.services.policy import APPROVE_PERM, approver_allowed, policy_for
 
@@ -880,3 +882,20 @@ def pod_deadline_reached(*, pod_id: int) -> None:
         if unready:
             note = f"{pod.note} Not Ready behind it: {', '.join(unready[:10])}."[:2000]
             PodEviction.objects.filter(pk=pod.pk, status=PodStatus.NEEDS_INTERVENTION).update(note=note)
+
+
+def request_follow_round(*, request_id: int, round_token: str = "") -> None:
+    """One round of following terminating pods; it re-enqueues itself (a short task never holds a worker slot).
+
+    The first round takes the request's follower lease; later rounds (carrying round_token) renew it, so the tick
+    never starts a second chain while this one is alive, and takes over within LEASE_SECONDS if it dies.
+    """
+    token = round_token or uuid.uuid4().hex
+    rows = EvictionRequest.objects.filter(pk=request_id)
+    if not round_token and not lease(rows, "follower_until"):
+        return
+    renew(rows, "follower_until")
+    if pods_terminated(request_id=request_id) == 0:
+        rows.update(follower_until=None)
+        return
+    send_now("follow_request", request_id, token, countdown=next_wait_for_termination(request_id))

@@ -654,3 +654,24 @@ def requests_due_to_start(now: datetime | None = None) -> list[int]:
         | Q(status=RequestStatus.RUNNING, pods_created_at__isnull=True, started_at__lt=stalled)
     ).order_by("created_at", "pk")
     return list(due.values_list("pk", flat=True)[:500])
+
+
+def request_uncordon(*, request_id: int) -> None:
+    """Uncordon a finished drain's node (asked for with uncordon_when_done or at cancel); a refusal is said on the
+    request, not raised: the drain itself is done."""
+    request = EvictionRequest.objects.select_related("cluster").get(pk=request_id)
+    try:
+        kube.set_unschedulable(endpoint(request.cluster), request.node, False)
+    except kube.KubeError as error:
+        EvictionRequest.objects.filter(pk=request_id).update(
+            status_reason=f"{request.status_reason} Uncordoning {request.node} failed: {error.message}"[:2000]
+        )
+        return
+    with transaction.atomic():
+        audit_record(
+            actor=WORKER,
+            action="node.uncordon",
+            target=request,
+            cluster=request.cluster,
+            details={"node": request.node},
+        )

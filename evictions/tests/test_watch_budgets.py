@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from evictions import tasks
 from evictions.models import EvictionAttempt, PodEviction, PodStatus
+from evictions.services import budgets as budget_services
 from evictions.services import pods as pod_services
 from kubesim import Simulator
 from tests.factories import running_drain
@@ -63,10 +64,10 @@ def test_one_watcher_serves_every_request_of_a_cluster(cluster, rita):
 
 def test_a_watcher_whose_time_is_up_hands_over_while_pods_are_still_blocked(cluster, rita, monkeypatch):
     blocked_pod(cluster, rita, "web-a", "shop/never-frees")  # no budget of that name: nothing frees it
-    monkeypatch.setattr(tasks, "FOLLOW_SECONDS", 1)
-    monkeypatch.setattr(tasks, "WATCH_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(budget_services, "FOLLOW_SECONDS", 1)
+    monkeypatch.setattr(budget_services, "WATCH_TIMEOUT_SECONDS", 1)
     sent = []
-    monkeypatch.setattr(tasks.watch_budgets, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr("core.dispatch.send", lambda name, *args, **kw: sent.append(args))
     tasks.watch_budgets(cluster.pk)
     assert sent == [(cluster.pk,)]
     cluster.refresh_from_db()
@@ -75,7 +76,7 @@ def test_a_watcher_whose_time_is_up_hands_over_while_pods_are_still_blocked(clus
 
 def test_a_watcher_with_nothing_blocked_ends_without_a_successor(cluster, monkeypatch):
     sent = []
-    monkeypatch.setattr(tasks.watch_budgets, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr("core.dispatch.send", lambda name, *args, **kw: sent.append(args))
     tasks.watch_budgets(cluster.pk)
     assert sent == []
 
@@ -116,7 +117,7 @@ def test_a_budget_refusal_leaves_the_retry_to_a_live_watcher(cluster, rita, monk
 def test_a_freed_disruption_goes_to_the_longest_blocked_pod_that_is_not_claimed(cluster, rita):
     stranded = blocked_pod(cluster, rita, "web-old", "shop/web-pdb", since=timedelta(minutes=5), claimed=True)
     waiting = blocked_pod(cluster, rita, "web-new", "shop/web-pdb", since=timedelta(minutes=1))
-    tasks._retry_freed(cluster.pk, {"shop/web-pdb": 1})
+    budget_services.retry_freed(cluster.pk, {"shop/web-pdb": 1})
     assert EvictionAttempt.objects.filter(pod=waiting).count() == 1
     assert not EvictionAttempt.objects.filter(pod=stranded).exists()
     stranded.refresh_from_db()
@@ -143,9 +144,9 @@ def test_the_watcher_writes_the_budget_numbers_it_sees_on_the_pods_it_holds(sim,
     sim.reconcile()  # processed (observedGeneration): the watcher reads only a processed budget's numbers
     waiting = blocked_pod(cluster, rita, "web-a", "shop/web-pdb")
     elsewhere = blocked_pod(cluster, rita, "web-b", "shop/never-frees")  # a budget the cluster does not have
-    monkeypatch.setattr(tasks, "FOLLOW_SECONDS", 3)
-    monkeypatch.setattr(tasks, "WATCH_TIMEOUT_SECONDS", 1)
-    monkeypatch.setattr(tasks.watch_budgets, "delay", lambda *args: None)
+    monkeypatch.setattr(budget_services, "FOLLOW_SECONDS", 3)
+    monkeypatch.setattr(budget_services, "WATCH_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr("core.dispatch.send", lambda *args, **kw: None)
     seen = []
     budgets_seen = pod_services.budgets_seen
 
