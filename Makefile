@@ -19,10 +19,13 @@ run: $(STAMP)
 test: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## make lint: ruff, mypy, migrations up to date, Django's system checks
+## make lint: ruff, mypy, the import layers (import-linter contracts, no private names across modules), migrations
+## up to date, Django's system checks
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_private_imports.py .
 	DEBUG=true $(BIN)/mypy core accounts audit clusters evictions notifications config
 	DEBUG=true DRAINBOARD_VAR_DIR=var/lint $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=true DRAINBOARD_VAR_DIR=var/lint $(BIN)/python manage.py check
