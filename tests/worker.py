@@ -106,3 +106,17 @@ def wait_until(predicate, *, timeout: float = 30, interval: float = 0.2, message
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def run_ticks_until(predicate, *, timeout: float, message: str, every: float = 1.0) -> None:
+    """Beat is not running in tests: run the engine's tick in this process (it only sends work to the workers) until
+    the predicate holds."""
+    from evictions.tasks import tick
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        tick()
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

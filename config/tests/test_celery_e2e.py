@@ -23,7 +23,7 @@ from evictions.services.requests import RequestInput, request_create
 from kubesim import Simulator
 from tests import chaos
 from tests.kubesim_cluster import register_sim
-from tests.worker import celery_worker, wait_until
+from tests.worker import celery_worker, run_ticks_until, wait_until
 
 pytestmark = [
     pytest.mark.e2e,
@@ -169,19 +169,6 @@ def log_of(process) -> str:
 
 def tail(process) -> str:
     return log_of(process)[-6000:]
-
-
-def run_ticks_until(predicate, *, timeout: float, message: str, every: float = 1.0) -> None:
-    """Beat is not running here: run the tick (it only enqueues work, to the private Redis) until done."""
-    from evictions.tasks import tick
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        tick()
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
 def test_private_redis_can_restart_on_its_port(tmp_path):

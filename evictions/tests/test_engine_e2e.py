@@ -15,7 +15,7 @@ from evictions.services import pods as pod_services
 from evictions.services.requests import RequestInput, request_create
 from kubesim import Simulator
 from tests.kubesim_cluster import register_sim
-from tests.worker import celery_worker, wait_until
+from tests.worker import celery_worker, run_ticks_until, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -114,21 +114,6 @@ def pod_target(namespace: str, name: str):
     from evictions.planning import PodTarget
 
     return PodTarget(namespace=namespace, name=name)
-
-
-def run_ticks_until(predicate, *, timeout: float, message: str, every: float = 1.0) -> None:
-    """Beat is not running in tests: run the tick (it only enqueues work for the worker) until done."""
-    import time
-
-    from evictions.tasks import tick
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        tick()
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
 def test_worker_killed_mid_drain_is_recovered_without_double_evictions(rita, cluster, sim):
