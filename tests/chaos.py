@@ -305,11 +305,15 @@ def celery_publisher(broker_url: str) -> Iterator[None]:
     """Point this process's Celery app (configured at import from REDIS_URL) at `broker_url`: what request_create
     enqueues after commit then reaches the private Redis the workers read. The connection and producer pools are
     dropped so that no connection to the old broker is reused, and again on the way out."""
+    from kombu import pools
+
     from config.celery import app
 
     def reset() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # kombu keeps one pool per broker URL in a process-wide registry, and the app takes its pool from there:
+        # closing the app's pool alone left a closed pool registered for the old URL, which the next test got back
+        # ("Acquire on closed pool"). Close and forget them all.
+        pools.reset()
         app._pool = None
         if "amqp" in app.__dict__:
             app.amqp._producer_pool = None
