@@ -42,6 +42,7 @@ from evictions.history import (
 )
 from evictions.models import (
     DEFAULT_APPROVAL_VALID_MINUTES,
+    POD_BUDGET_FIELDS,
     Approval,
     ApprovalPolicy,
     EvictionAttempt,
@@ -446,12 +447,7 @@ class PodEvictionSerializer(serializers.ModelSerializer):
             "attempt_count",
             "transient_failures",
             "last_status_code",
-            "blocking_pdb",
-            "budget_needs",
-            "budget_has",
-            "budget_allowed",
-            "budget_expected",
-            "budget_seen_at",
+            *POD_BUDGET_FIELDS,
             "budget_words",
             "blocked_since",
             "next_attempt_at",

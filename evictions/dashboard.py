@@ -23,6 +23,7 @@ from clusters import kube
 from clusters.models import STATUS_COLOURS, Cluster
 from evictions.budgets import age_words, unready_behind
 from evictions.models import (
+    POD_BUDGET_FIELDS,
     REQUEST_COLOURS,
     REQUEST_FINISHED,
     EvictionAttempt,
@@ -280,12 +281,7 @@ def blocked_budgets(now: datetime | None = None, limit: int = BUDGET_LIMIT, live
         .select_related("request")
         .only(
             "request__cluster_id",
-            "blocking_pdb",
-            "budget_needs",
-            "budget_has",
-            "budget_allowed",
-            "budget_expected",
-            "budget_seen_at",
+            *POD_BUDGET_FIELDS,
         )
         .order_by(F("budget_seen_at").desc(nulls_last=True), "-pk")[:HELD_PODS_LIMIT]
     ):

@@ -90,6 +90,16 @@ POD_WAITING_TO_TRY = {PodStatus.PENDING, PodStatus.BLOCKED}
 # drain rules leave alone (DaemonSet and mirror pods, skipped at plan time) have no skipped_by and are not exceptions.
 POD_SKIPPED_BY_PERSON = Q(status=PodStatus.SKIPPED, skipped_by__isnull=False)
 POD_DELETED = Q(status=PodStatus.DELETED)
+# The columns of the one budget holding a pod back, as last read (PodEviction.budget_words says them): a read that
+# shows the sentence loads these.
+POD_BUDGET_FIELDS = (
+    "blocking_pdb",
+    "budget_needs",
+    "budget_has",
+    "budget_allowed",
+    "budget_expected",
+    "budget_seen_at",
+)
 
 
 @dataclass(frozen=True)

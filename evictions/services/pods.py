@@ -20,6 +20,7 @@ from evictions import ratelimit
 from evictions.budgets import unready_behind
 from evictions.claims import claim_until, keeper
 from evictions.models import (
+    POD_BUDGET_FIELDS,
     POD_FINISHED,
     POD_WAITING_TO_TRY,
     REQUEST_RUNNING,
@@ -303,12 +304,7 @@ _ATTEMPT_FIELDS = [
     "next_attempt_at",
     "claimed_until",
     "blocked_since",
-    "blocking_pdb",
-    "budget_needs",
-    "budget_has",
-    "budget_allowed",
-    "budget_expected",
-    "budget_seen_at",
+    *POD_BUDGET_FIELDS,
     "eviction_accepted_at",
     "finished_at",
     "seconds_to_evict",

@@ -166,7 +166,7 @@ def notify_long_blocks(now: Any = None) -> int:
 
 
 def _notify_long_blocks(now: Any) -> int:
-    from evictions.models import EvictionRequest, PodEviction, PodStatus, RequestStatus
+    from evictions.models import POD_BUDGET_FIELDS, EvictionRequest, PodEviction, PodStatus, RequestStatus
 
     endpoints = [
         endpoint
@@ -191,12 +191,7 @@ def _notify_long_blocks(now: Any) -> int:
             "namespace",
             "name",
             "blocked_since",
-            "blocking_pdb",
-            "budget_needs",
-            "budget_has",
-            "budget_allowed",
-            "budget_expected",
-            "budget_seen_at",
+            *POD_BUDGET_FIELDS,
         )
         .order_by("-blocked_since", "-pk")  # the dict keeps the last, i.e. the longest blocked pod per request
     }
