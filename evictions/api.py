@@ -25,18 +25,14 @@ from rest_framework.utils.urls import replace_query_param
 from accounts.permissions import require_perm
 from clusters.models import Cluster
 from core.ids import ID_PATH_REGEX, OFFSET_MAX, IdField, IdRelatedField
+from core.keyset import MAX_PAGE_SIZE, InvalidCursor, KeysetPage, Order, keyset_page
 from core.schema import ErrorSerializer
 from core.serializers import Strict
 from evictions.history import (
-    MAX_PAGE_SIZE,
     POD_ORDERS,
     REQUEST_ORDERS,
     HistoryFilters,
-    InvalidCursor,
-    KeysetPage,
-    Order,
     attach_pod_counts,
-    keyset_page,
     pod_history,
     request_history,
 )
