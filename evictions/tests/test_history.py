@@ -169,7 +169,7 @@ def many(db):
     return [make_request(cluster, rita, created=T0 + timedelta(minutes=n // 5)) for n in range(25)]
 
 
-def test_a_request_cursor_is_refused_by_the_pod_evictions_list(many):
+def test_a_page_cursor_belongs_to_its_list(many):
     cursor = keyset_page(request_history(), REQUEST_ORDERS["newest"], "", 5).next_cursor
     with pytest.raises(InvalidCursor):
         keyset_page(pod_history(), POD_ORDERS["newest"], cursor, 5)
