@@ -18,9 +18,8 @@ from accounts.permissions import require_perm
 from audit import export
 from audit.forms import AuditSearchForm
 from audit.models import AuditEvent
-from audit.selectors import AuditFilters, audit_search
+from audit.selectors import AUDIT_ORDER, AuditFilters, audit_search
 from audit.views import VIEW, streamed_export
-from core.keyset import Order
 from core.pagination import KeysetPagination
 
 # The framework's own query parameters, accepted beside the filters.
@@ -44,7 +43,7 @@ class AuditCursorPagination(KeysetPagination):
     """Signed keyset pages by sequence, newest first (core.keyset): the `next` link carries a cursor, never an
     offset; an edited cursor is a 400 naming `cursor`."""
 
-    order = Order("newest", "Newest first", "sequence", True, "int")
+    order = AUDIT_ORDER
     page_size = 100
     max_page_size = 1000
 
