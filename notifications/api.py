@@ -17,14 +17,13 @@ from rest_framework.routers import DefaultRouter
 from accounts.permissions import require_perm
 from clusters.models import Cluster
 from core.ids import ID_PATH_REGEX, OFFSET_MAX, IdField, IdRelatedField, parse_id
-from core.keyset import Order
 from core.pagination import MAX_LIMIT, cursor_page, keyset_answer
 from core.serializers import Strict
 from core.urlguard import MAX_URL_LENGTH
 from notifications import services
 from notifications.events import Event
 from notifications.models import DeliveryStatus, EndpointKind, NotificationDelivery, NotificationEndpoint
-from notifications.selectors import DeliveryFilters, delivery_list, endpoint_list
+from notifications.selectors import DELIVERY_ORDER, DeliveryFilters, delivery_list, endpoint_list
 from notifications.validation import MAX_BLOCKED_AFTER_MINUTES
 
 VIEW_ENDPOINTS = "notifications.view_notificationendpoint"
@@ -277,7 +276,6 @@ _DELIVERY_FILTERS = [
         "offset", OpenApiTypes.INT, description="Page-number style instead of a cursor (answers with `count`)."
     ),
 ]
-NEWEST = Order("newest", "Newest first", "created_at", True)
 DEFAULT_LIMIT = 100
 
 
@@ -316,7 +314,7 @@ class NotificationDeliveryViewSet(viewsets.GenericViewSet):
             offset_page = self.paginate_queryset(rows)
             assert offset_page is not None  # LimitOffsetPagination pages whenever an offset is given
             return self.get_paginated_response(NotificationDeliverySerializer(offset_page, many=True).data)
-        page = cursor_page(rows, NEWEST, data.get("cursor", ""), data.get("limit", DEFAULT_LIMIT))
+        page = cursor_page(rows, DELIVERY_ORDER, data.get("cursor", ""), data.get("limit", DEFAULT_LIMIT))
         return Response(keyset_answer(request, page, NotificationDeliverySerializer(page.rows, many=True).data))
 
 
