@@ -9,7 +9,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,8 +18,9 @@ from accounts.permissions import require_perm
 from audit import export
 from audit.forms import AuditSearchForm
 from audit.models import AuditEvent
-from audit.selectors import AuditFilters, audit_search
+from audit.selectors import AUDIT_ORDER, AuditFilters, audit_search
 from audit.views import VIEW, streamed_export
+from core.pagination import KeysetPagination
 
 # The framework's own query parameters, accepted beside the filters.
 FRAMEWORK_PARAMS = {"cursor", "limit", "format"}
@@ -39,20 +39,13 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AuditCursorPagination(CursorPagination):
-    """Keyset pages by sequence, newest first: the `next` link carries an opaque cursor, never an offset."""
+class AuditCursorPagination(KeysetPagination):
+    """Signed keyset pages by sequence, newest first (core.keyset): the `next` link carries a cursor, never an
+    offset; an edited cursor is a 400 naming `cursor`."""
 
-    ordering = "-sequence"
+    order = AUDIT_ORDER
     page_size = 100
-    page_size_query_param = "limit"
     max_page_size = 1000
-
-    def decode_cursor(self, request: Request) -> Any:
-        try:
-            return super().decode_cursor(request)
-        except NotFound:
-            # An edited cursor is bad input, as on /api/v1/requests/: a 400 on the field, not a 404.
-            raise ValidationError({"cursor": [str(self.invalid_cursor_message)]}) from None
 
 
 def parse_filters(request: Request) -> AuditFilters:

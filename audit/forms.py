@@ -90,10 +90,3 @@ class AuditSearchForm(forms.Form):
             q=data.get("q", ""),
             request=data.get("request"),
         )
-
-
-def cursor(value: str | None) -> int | None:
-    """A keyset cursor (an event's sequence); anything else is ignored rather than an error page."""
-    if value and value.isdigit() and len(value) < 19:
-        return int(value)
-    return None

@@ -14,6 +14,7 @@ from django.db.models.expressions import RawSQL
 
 from audit.chain import EVENT_COLUMNS, GENESIS_HASH, Verification, digest_line, new_digest, verify
 from audit.models import AuditChainHead, AuditEvent, AuditVerification
+from core.keyset import KeysetPage, Order, keyset_page
 
 REQUEST_TYPE = "evictions.evictionrequest"
 REQUEST_EVENTS_LIMIT = 100_000  # a request and its pods: far above any real request's events
@@ -102,36 +103,15 @@ def audit_search(filters: AuditFilters) -> QuerySet[AuditEvent]:
     return events.order_by("-sequence")
 
 
-@dataclass
-class AuditPage:
-    """One page of a search, newest first, with the sequences to continue from (keyset, never OFFSET)."""
-
-    events: list[AuditEvent]
-    older: int | None = None  # ?before= for the next (older) page
-    newer: int | None = None  # ?after= for the previous (newer) page
+# Newest first by sequence (unique, indexed): the order of the audit page's and the API's signed keyset cursors.
+AUDIT_ORDER = Order("newest", "Newest first", "sequence", True, "int")
 
 
-def audit_page(
-    filters: AuditFilters, *, before: int | None = None, after: int | None = None, size: int = 50
-) -> AuditPage:
-    """Keyset pagination by sequence: `before` walks to older events, `after` back to newer ones."""
-    events = audit_search(filters)
-    if after is not None:
-        newer_first = list(events.filter(sequence__gt=after).order_by("sequence")[: size + 1])
-        has_newer = len(newer_first) > size
-        page = list(reversed(newer_first[:size]))
-        older = page[-1].sequence if page else None
-        return AuditPage(page, older=older, newer=page[0].sequence if page and has_newer else None)
-    if before is not None:
-        events = events.filter(sequence__lt=before)
-    found = list(events[: size + 1])
-    page = found[:size]
-    has_older = len(found) > size
-    return AuditPage(
-        page,
-        older=page[-1].sequence if page and has_older else None,
-        newer=page[0].sequence if page and before is not None else None,
-    )
+def audit_page(filters: AuditFilters, *, cursor: str = "", size: int = 50) -> KeysetPage[AuditEvent]:
+    """One page of a search, newest first, after the event a signed cursor names (core.keyset: never OFFSET).
+
+    Raises InvalidCursor for a cursor this server did not sign for this list."""
+    return keyset_page(audit_search(filters), AUDIT_ORDER, cursor, size)
 
 
 # ---- rows for pages: links and compact details ----------------------------------------------------------------------

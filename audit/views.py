@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from audit import export
-from audit.forms import AuditSearchForm, cursor
+from audit.forms import AuditSearchForm
+from audit.models import AuditEvent
 from audit.selectors import (
     AuditFilters,
-    AuditPage,
     audit_page,
     audit_search,
     audit_verification_state,
@@ -24,6 +24,7 @@ from audit.selectors import (
     event_rows,
 )
 from audit.services import VERIFY_NOW_INLINE_LIMIT, audit_chain_verify_now
+from core.keyset import InvalidCursor, KeysetPage
 
 VIEW = "audit.view_auditevent"
 VERIFY = "audit.verify_auditevent"
@@ -41,29 +42,28 @@ def cluster_names() -> list[str]:
 @permission_required(VIEW, raise_exception=True)
 def audit_index(request: HttpRequest) -> HttpResponse:
     form = AuditSearchForm(request.GET)
-    page = AuditPage([])
+    page: KeysetPage[AuditEvent] = KeysetPage([], "", "")
+    cursor_error = ""
     if form.is_valid():
-        page = audit_page(
-            form.filters(),
-            before=cursor(request.GET.get("before")),
-            after=cursor(request.GET.get("after")),
-            size=PAGE_SIZE,
-        )
+        try:
+            page = audit_page(form.filters(), cursor=request.GET.get("cursor", ""), size=PAGE_SIZE)
+        except InvalidCursor as error:  # an edited link: say so, and show the first page
+            page, cursor_error = audit_page(form.filters(), size=PAGE_SIZE), str(error)
     query = request.GET.copy()
-    for key in ("before", "after"):
-        query.pop(key, None)
+    query.pop("cursor", None)
     searched = any(form.data.get(name) for name in form.fields)
     context = {
         "form": form,
         "searched": searched,
         "page": page,
-        "rows": event_rows(page.events),
+        "cursor_error": cursor_error,
+        "rows": event_rows(page.rows),
         "empty_text": "No events match this search." if searched else "No events yet.",
         "query": query.urlencode(),
         "cluster_names": cluster_names(),
         **chain_state_context(),
     }
-    return render(request, "audit/index.html", context)
+    return render(request, "audit/index.html", context, status=400 if cursor_error else 200)
 
 
 def chain_state_context() -> dict[str, Any]:

@@ -20,23 +20,19 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
-from rest_framework.utils.urls import replace_query_param
 
 from accounts.permissions import require_perm
 from clusters.models import Cluster
 from core.ids import ID_PATH_REGEX, OFFSET_MAX, IdField, IdRelatedField
+from core.keyset import MAX_PAGE_SIZE, KeysetPage, Order
+from core.pagination import cursor_page, keyset_answer
 from core.schema import ErrorSerializer
 from core.serializers import Strict
 from evictions.history import (
-    MAX_PAGE_SIZE,
     POD_ORDERS,
     REQUEST_ORDERS,
     HistoryFilters,
-    InvalidCursor,
-    KeysetPage,
-    Order,
     attach_pod_counts,
-    keyset_page,
     pod_history,
     request_history,
 )
@@ -795,25 +791,9 @@ _POD_FILTERS = [
 ]
 
 
-def _cursor_page(request: Request, rows: QuerySet[Any], incoming: HistoryFiltersSerializer) -> KeysetPage[Any]:
-    try:
-        return keyset_page(
-            rows,
-            incoming.order(),
-            incoming.validated_data.get("cursor", ""),
-            incoming.validated_data.get("limit", DEFAULT_LIMIT),
-        )
-    except InvalidCursor as error:
-        raise serializers.ValidationError({"cursor": [str(error)]}) from None
-
-
-def _cursor_response(request: Request, page: KeysetPage[Any], results: Any) -> Response:
-    url = request.build_absolute_uri()
-
-    def link(cursor: str) -> str | None:
-        return replace_query_param(url, "cursor", cursor) if cursor else None
-
-    return Response({"next": link(page.next_cursor), "previous": link(page.prev_cursor), "results": results})
+def _cursor_page(rows: QuerySet[Any], incoming: HistoryFiltersSerializer) -> KeysetPage[Any]:
+    data = incoming.validated_data
+    return cursor_page(rows, incoming.order(), data.get("cursor", ""), data.get("limit", DEFAULT_LIMIT))
 
 
 # many=False: the page is the whole answer; the schema must not wrap it in the default pagination envelope.
@@ -913,10 +893,10 @@ class EvictionRequestViewSet(viewsets.GenericViewSet):
             attach_pod_counts(offset_page)
             prefetch_related_objects(offset_page, _votes_prefetch())
             return self.get_paginated_response(EvictionRequestSerializer(offset_page, many=True).data)
-        page = _cursor_page(request, rows, incoming)
+        page = _cursor_page(rows, incoming)
         attach_pod_counts(page.rows)
         prefetch_related_objects(page.rows, _votes_prefetch())
-        return _cursor_response(request, page, EvictionRequestSerializer(page.rows, many=True).data)
+        return Response(keyset_answer(request, page, EvictionRequestSerializer(page.rows, many=True).data))
 
     @extend_schema(
         request=EvictionRequestCreateSerializer,
@@ -1051,6 +1031,7 @@ class PodEvictionViewSet(viewsets.GenericViewSet):
 
     serializer_class = PodEvictionSerializer
     permission_classes = [IsAuthenticated, CanViewEvictions]
+    pagination_class = None  # its list pages by cursor (core.keyset) only: no offset in its schema
     lookup_value_regex = ID_PATH_REGEX
     http_method_names = ["get", "post", "head", "options"]
 
@@ -1073,8 +1054,8 @@ class PodEvictionViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         incoming = PodFiltersSerializer(data=request.query_params.dict())
         incoming.is_valid(raise_exception=True)
-        page = _cursor_page(request, pod_history(incoming.to_filters()), incoming)
-        return _cursor_response(request, page, PodEvictionRowSerializer(page.rows, many=True).data)
+        page = _cursor_page(pod_history(incoming.to_filters()), incoming)
+        return Response(keyset_answer(request, page, PodEvictionRowSerializer(page.rows, many=True).data))
 
     def _answer(self, pk: Any) -> Response:
         pod = self.get_queryset().filter(pk=pk).first()

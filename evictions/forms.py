@@ -14,7 +14,8 @@ from django.utils import timezone
 from accounts.roles import ROLES
 from clusters.models import Cluster
 from core.ids import IdModelChoiceField
-from evictions.history import POD_ORDERS, REQUEST_ORDERS, HistoryFilters, Order
+from core.keyset import Order
+from evictions.history import POD_ORDERS, REQUEST_ORDERS, HistoryFilters
 from evictions.models import (
     DEFAULT_APPROVAL_VALID_MINUTES,
     WEEKDAY_NAMES,

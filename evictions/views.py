@@ -27,6 +27,7 @@ from clusters import services as cluster_services
 from clusters.forms import add_errors
 from clusters.kubetypes import Pod
 from clusters.models import Cluster
+from core.keyset import InvalidCursor, KeysetPage, Order, keyset_page
 from evictions.forms import (
     ExtendForm,
     ForceDeleteForm,
@@ -40,15 +41,7 @@ from evictions.forms import (
     error_in_form_words,
     requester_names,
 )
-from evictions.history import (
-    InvalidCursor,
-    KeysetPage,
-    Order,
-    attach_pod_counts,
-    keyset_page,
-    pod_history,
-    request_history,
-)
+from evictions.history import attach_pod_counts, pod_history, request_history
 from evictions.lanes import AttemptInput, Picture, PodInput, picture
 from evictions.models import (
     POD_COLOURS,

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -17,12 +17,13 @@ from rest_framework.routers import DefaultRouter
 from accounts.permissions import require_perm
 from clusters.models import Cluster
 from core.ids import ID_PATH_REGEX, OFFSET_MAX, IdField, IdRelatedField, parse_id
+from core.pagination import MAX_LIMIT, cursor_page, keyset_answer
 from core.serializers import Strict
 from core.urlguard import MAX_URL_LENGTH
 from notifications import services
 from notifications.events import Event
 from notifications.models import DeliveryStatus, EndpointKind, NotificationDelivery, NotificationEndpoint
-from notifications.selectors import DeliveryFilters, delivery_list, endpoint_list
+from notifications.selectors import DELIVERY_ORDER, DeliveryFilters, delivery_list, endpoint_list
 from notifications.validation import MAX_BLOCKED_AFTER_MINUTES
 
 VIEW_ENDPOINTS = "notifications.view_notificationendpoint"
@@ -92,10 +93,11 @@ class DeliveryFiltersSerializer(Strict):
     status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
     request = IdField(required=False)
     event = serializers.ChoiceField(choices=Event.choices, required=False)
-    # Pagination and the format switch are the framework's own parameters.
-    limit = serializers.IntegerField(required=False, min_value=1)
+    cursor = serializers.CharField(required=False, max_length=2000)
+    limit = serializers.IntegerField(required=False, min_value=1)  # a larger one than MAX_LIMIT gives MAX_LIMIT
+    # The page-number style the log answered before its cursor pages, kept for the clients that page with it.
     offset = serializers.IntegerField(required=False, min_value=0, max_value=OFFSET_MAX)
-    format = serializers.CharField(required=False)
+    format = serializers.CharField(required=False)  # the framework's format switch
 
     def to_filters(self) -> DeliveryFilters:
         data = self.validated_data
@@ -268,7 +270,22 @@ _DELIVERY_FILTERS = [
     OpenApiParameter("status", OpenApiTypes.STR, enum=DeliveryStatus.values, description="pending, sent or failed."),
     OpenApiParameter("request", OpenApiTypes.INT, description="Only deliveries about this eviction request."),
     OpenApiParameter("event", OpenApiTypes.STR, enum=Event.values, description="Only this event."),
+    OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next` or `previous` of the page before."),
+    OpenApiParameter("limit", OpenApiTypes.INT, description=f"Rows a page (default 100; at most {MAX_LIMIT})."),
+    OpenApiParameter(
+        "offset", OpenApiTypes.INT, description="Page-number style instead of a cursor (answers with `count`)."
+    ),
 ]
+DEFAULT_LIMIT = 100
+
+
+# many=False: the page is the whole answer; the schema must not wrap it in the default pagination envelope.
+@extend_schema_serializer(many=False)
+class DeliveryPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(required=False, help_text="Only with `offset`: how many deliveries match.")
+    next = serializers.URLField(allow_null=True, help_text="The next page; null on the last one.")
+    previous = serializers.URLField(allow_null=True, help_text="The page before; null on the first one.")
+    results = NotificationDeliverySerializer(many=True)
 
 
 class NotificationDeliveryViewSet(viewsets.GenericViewSet):
@@ -281,15 +298,24 @@ class NotificationDeliveryViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[NotificationDelivery]:
         return delivery_list(DeliveryFilters())
 
-    @extend_schema(parameters=_DELIVERY_FILTERS, responses={200: NotificationDeliverySerializer(many=True)})
+    @extend_schema(
+        parameters=_DELIVERY_FILTERS,
+        responses={200: DeliveryPageSerializer},
+        description="The delivery log, newest first, a page at a time: follow `next` and `previous` (a signed "
+        "cursor; an edited one is a 400 on `cursor`). With `offset` the older page-number style answers instead, "
+        "with `count`.",
+    )
     def list(self, request: Request) -> Response:
         incoming = DeliveryFiltersSerializer(data=request.query_params.dict())
         incoming.is_valid(raise_exception=True)
         rows = delivery_list(incoming.to_filters())
-        page = self.paginate_queryset(rows)
-        if page is not None:
-            return self.get_paginated_response(NotificationDeliverySerializer(page, many=True).data)
-        return Response(NotificationDeliverySerializer(rows, many=True).data)
+        data = incoming.validated_data
+        if "offset" in data:
+            offset_page = self.paginate_queryset(rows)
+            assert offset_page is not None  # LimitOffsetPagination pages whenever an offset is given
+            return self.get_paginated_response(NotificationDeliverySerializer(offset_page, many=True).data)
+        page = cursor_page(rows, DELIVERY_ORDER, data.get("cursor", ""), data.get("limit", DEFAULT_LIMIT))
+        return Response(keyset_answer(request, page, NotificationDeliverySerializer(page.rows, many=True).data))
 
 
 def register(router: DefaultRouter) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import BooleanField, Case, OuterRef, QuerySet, Subquery, Value, When
 
+from core.keyset import Order
 from notifications.models import NotificationDelivery, NotificationEndpoint
 
 
@@ -33,6 +34,10 @@ def endpoint_list() -> QuerySet[NotificationEndpoint]:
         )
         .order_by("name", "pk")
     )
+
+
+# Newest first: the order of the delivery log's signed keyset cursors, on the page and in the API.
+DELIVERY_ORDER = Order("newest", "Newest first", "created_at", True)
 
 
 def delivery_list(filters: DeliveryFilters) -> QuerySet[NotificationDelivery]:

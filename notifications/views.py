@@ -5,15 +5,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from clusters.forms import add_errors
+from core.keyset import InvalidCursor, keyset_page
 from notifications import services
 from notifications.forms import DeliveryFilterForm, EndpointForm
 from notifications.models import DELIVERY_STATUS_COLOURS, NotificationEndpoint
-from notifications.selectors import DeliveryFilters, delivery_list, endpoint_list
+from notifications.selectors import DELIVERY_ORDER, DeliveryFilters, delivery_list, endpoint_list
 
 PAGE_SIZE = 50
 
@@ -87,18 +87,23 @@ def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("notifications.view_notificationdelivery", raise_exception=True)
 def delivery_index(request: HttpRequest) -> HttpResponse:
-    form = DeliveryFilterForm(request.GET or None)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    form = DeliveryFilterForm(query or None)
     filters = DeliveryFilters()
     if form.is_bound and form.is_valid():
         chosen = form.cleaned_data["endpoint"]
         filters = DeliveryFilters(endpoint=chosen.pk if chosen else None, status=form.cleaned_data["status"])
-    page = Paginator(delivery_list(filters), PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    rows, cursor_error = delivery_list(filters), ""
+    try:
+        page = keyset_page(rows, DELIVERY_ORDER, request.GET.get("cursor", ""), PAGE_SIZE)
+    except InvalidCursor as error:  # an edited link: say so, and show the first page
+        page, cursor_error = keyset_page(rows, DELIVERY_ORDER, "", PAGE_SIZE), str(error)
     context = {
         "form": form,
         "page": page,
-        "rows": [(delivery, DELIVERY_STATUS_COLOURS.get(delivery.status, "grey")) for delivery in page],
+        "cursor_error": cursor_error,
+        "rows": [(delivery, DELIVERY_STATUS_COLOURS.get(delivery.status, "grey")) for delivery in page.rows],
         "query": query.urlencode(),
     }
-    return render(request, "notifications/deliveries.html", context)
+    return render(request, "notifications/deliveries.html", context, status=400 if cursor_error else 200)

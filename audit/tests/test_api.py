@@ -35,6 +35,15 @@ def test_list_pages_by_cursor_newest_first(viewer_api):
     assert [e["sequence"] for e in second["results"]] == [4, 3, 2]
     assert second["results"][0]["details"] == {"i": 3}
     assert second["results"][0]["hash"] == events[3].hash
+    back = viewer_api.get(second["previous"]).json()
+    assert [e["sequence"] for e in back["results"]] == [7, 6, 5] and back["previous"] is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("limit", "shown"), [("2", 2), ("0", 5), ("abc", 5), ("-1", 5), ("9" * 30, 5)])
+def test_a_limit_that_is_not_a_positive_number_gives_the_default_page(viewer_api, limit, shown):
+    _events(5)
+    assert len(viewer_api.get("/api/v1/audit/", {"limit": limit}).json()["results"]) == shown
 
 
 @pytest.mark.django_db

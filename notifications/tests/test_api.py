@@ -127,7 +127,8 @@ def test_the_delivery_log_filters_and_paginates(api, rita):
     NotificationDelivery.objects.filter(event="finished").update(status="failed", last_error="HTTP 500", attempts=5)
 
     body = api.get(LOG).json()
-    assert body["count"] == 3
+    assert set(body) == {"next", "previous", "results"} and body["next"] is None and body["previous"] is None
+    assert len(body["results"]) == 3
     assert [row["event"] for row in body["results"]] == ["finished", "started", "started"]  # newest first
     row = body["results"][0]
     assert (row["endpoint"], row["endpoint_name"], row["request"], row["status"]) == (
@@ -139,13 +140,44 @@ def test_the_delivery_log_filters_and_paginates(api, rita):
     assert (row["attempts"], row["last_error"]) == (5, "HTTP 500")
     assert "api-secret-token" not in str(body)
 
-    assert api.get(LOG, {"endpoint": other.pk}).json()["count"] == 1
-    assert api.get(LOG, {"status": "failed"}).json()["count"] == 1
-    assert api.get(LOG, {"request": first.pk}).json()["count"] == 2
-    assert api.get(LOG, {"event": "finished"}).json()["count"] == 1
-    assert len(api.get(LOG, {"limit": 1}).json()["results"]) == 1
+    def shown(**query) -> int:
+        return len(api.get(LOG, query).json()["results"])
+
+    assert shown(endpoint=other.pk) == 1
+    assert shown(status="failed") == 1
+    assert shown(request=first.pk) == 2
+    assert shown(event="finished") == 1
+    assert shown(limit=1) == 1
     bad = api.get(LOG, {"status": "exploded", "colour": "red"})
     assert bad.status_code == 400 and set(bad.json()) == {"status", "colour"}
+
+
+def test_the_delivery_log_pages_by_signed_cursor_and_still_answers_offset(api, rita):
+    prod = ClusterFactory(name="prod-eu")
+    make_webhook(HOOK, name="chat", events=["started"])
+    requests = [make_request(prod, rita) for _ in range(5)]
+    for request in requests:
+        services.notify(event="started", request=request)
+    newest_first = [r.pk for r in reversed(requests)]
+
+    first = api.get(LOG, {"limit": 2, "event": "started"}).json()
+    assert [row["request"] for row in first["results"]] == newest_first[:2]
+    assert first["previous"] is None and "cursor=" in first["next"] and "event=started" in first["next"]
+    second = api.get(first["next"]).json()
+    assert [row["request"] for row in second["results"]] == newest_first[2:4]
+    back = api.get(second["previous"]).json()
+    assert [row["request"] for row in back["results"]] == newest_first[:2]
+    last = api.get(second["next"]).json()
+    assert [row["request"] for row in last["results"]] == newest_first[4:] and last["next"] is None
+
+    edited = api.get(LOG, {"cursor": first["next"].split("cursor=")[1][:-2] + "xx"})
+    assert edited.status_code == 400 and list(edited.json()) == ["cursor"]
+    # The same order (newest, by created_at) of another list: a cursor belongs to its list.
+    requests_cursor = api.get("/api/v1/requests/", {"limit": 1}).json()["next"].split("cursor=")[1]
+    assert api.get(LOG, {"cursor": requests_cursor}).status_code == 400
+
+    older = api.get(LOG, {"offset": 1, "limit": 2}).json()
+    assert older["count"] == 5 and [row["request"] for row in older["results"]] == newest_first[1:3]
 
 
 def test_endpoints_are_in_the_openapi_schema(admin_client):

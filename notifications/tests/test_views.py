@@ -136,9 +136,25 @@ def test_the_delivery_log_paginates(admin_client, rita):
     request = make_request(ClusterFactory(), rita)
     for _ in range(55):
         services.notify(event="started", request=request)
-    html = admin_client.get("/notifications/deliveries/").content.decode()
-    assert "Page 1 of 2 (55 deliveries)" in html
-    assert "Page 2 of 2" in admin_client.get("/notifications/deliveries/?page=2").content.decode()
+    first = admin_client.get("/notifications/deliveries/", {"status": "pending"})
+    assert "50 deliveries on this page" in first.content.decode()
+    assert "status=pending&amp;cursor=" in first.content.decode()
+    second = admin_client.get(
+        "/notifications/deliveries/", {"status": "pending", "cursor": first.context["page"].next_cursor}
+    )
+    assert "5 deliveries on this page" in second.content.decode()
+    seen = {d.pk for d, _ in first.context["rows"]} | {d.pk for d, _ in second.context["rows"]}
+    assert len(seen) == 55
+    back = admin_client.get("/notifications/deliveries/", {"cursor": second.context["page"].prev_cursor})
+    assert [d.pk for d, _ in back.context["rows"]] == [d.pk for d, _ in first.context["rows"]]
+
+
+def test_an_edited_delivery_log_link_is_a_400_with_the_first_page(admin_client, rita):
+    make_webhook(HOOK, events=["started"])
+    services.notify(event="started", request=make_request(ClusterFactory(), rita))
+    response = admin_client.get("/notifications/deliveries/", {"cursor": "bm90LW91cnM"})
+    assert response.status_code == 400
+    assert "This page link is not valid" in response.content.decode() and len(response.context["rows"]) == 1
 
 
 def test_the_delivery_log_does_not_grow_queries_with_rows(admin_client, rita, django_assert_max_num_queries):
