@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/check_private_imports.py .
-	DEBUG=true $(BIN)/mypy core accounts audit clusters evictions notifications config
+	DEBUG=true $(BIN)/mypy core accounts audit clusters evictions rollouts notifications config
 	DEBUG=true DRAINBOARD_VAR_DIR=var/lint $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=true DRAINBOARD_VAR_DIR=var/lint $(BIN)/python manage.py check
 

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "audit",
     "clusters",
     "evictions",
+    "rollouts",
     "notifications",
 ]
 

@@ -10,7 +10,7 @@ import ast
 import sys
 from pathlib import Path
 
-APPS = ("core", "audit", "accounts", "clusters", "evictions", "notifications", "config")
+APPS = ("core", "audit", "accounts", "clusters", "evictions", "rollouts", "notifications", "config")
 SKIP = {"tests", "migrations", "__pycache__"}
 
 
