@@ -7,21 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from clusters.kubetypes import Pdb, Pod
-
-
-def age_words(seconds: float) -> str:
-    """'45s', '12m', '3h 5m', '2d 4h': how long, short enough for a table cell."""
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 120:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
+from core.words import age_words
 
 
 def unready_behind(pdb: Pdb, pods: Iterable[Pod], now: datetime) -> list[str]:

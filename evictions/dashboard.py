@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from clusters import kube
 from clusters.models import STATUS_COLOURS, Cluster
-from evictions.budgets import age_words, unready_behind
+from core.words import age_words
+from evictions.budgets import unready_behind
 from evictions.models import (
     POD_BUDGET_FIELDS,
     REQUEST_COLOURS,

@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from core.words import duration_words
+
 WIDTH = 1200.0
 LABEL_WIDTH = 240.0  # pod names on the left
 HEADER = 24.0  # the time axis on top
@@ -46,15 +48,6 @@ class Phase:
     start: datetime
     end: datetime  # equal to start for an ending: a moment
     note: str = ""
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60}m"
 
 
 def _after(attempt: AttemptInput) -> str:
@@ -188,7 +181,7 @@ def _title(key: str, phase: Phase) -> str:
     if phase.start == phase.end and phase.phase in ENDINGS:
         return f"{key}: {phase.phase} at {phase.start:%H:%M:%S} UTC"
     words = {"pending": "waiting", "stuck": "needs a person"}.get(phase.phase, phase.phase)
-    took = _duration((phase.end - phase.start).total_seconds())
+    took = duration_words((phase.end - phase.start).total_seconds())
     span = f"{phase.start:%H:%M:%S} to {phase.end:%H:%M:%S} UTC ({took})"
     return f"{key}: {words} {span}" + (f"; {phase.note}" if phase.note else "")
 

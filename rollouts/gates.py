@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from clusters.kubetypes import Pdb
+from core.words import duration_words
 from evictions.windows import WindowSpec, describe, next_opening, open_at
 
 NO_WINDOW_RECHECK = timedelta(hours=1)
@@ -20,16 +21,6 @@ class Gate:
     passed: bool
     words: str = ""  # why it holds ("" when it passes)
     check_again_at: datetime | None = None  # when it may open by itself; None: look again on the next tick
-
-
-def duration_words(seconds: float) -> str:
-    """A duration as the pages show it: "45s", "2m 5s", "1h 3m"."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60}m"
 
 
 def paused_gate(*, paused: bool, reason: str = "") -> Gate:

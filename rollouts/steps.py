@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from rollouts.gates import Gate, duration_words, first_hold
+from core.words import duration_words
+from rollouts.gates import Gate, first_hold
 
 
 class NodeStatus(StrEnum):

@@ -7,17 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from clusters.kubetypes import LabelSelector, Pdb, Pod
-from evictions.budgets import age_words, unready_behind
+from evictions.budgets import unready_behind
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("seconds", "words"),
-    [(0, "0s"), (119, "119s"), (120, "2m"), (7199, "119m"), (7200, "2h"), (7260, "2h 1m"), (172800, "2d"), (-5, "0s")],
-)
-def test_age_words(seconds, words):
-    assert age_words(seconds) == words
 
 
 def pod(name, *, ready=False, deleting=False, labels=None, namespace="shop", ago=None, node="node-2", phase="Running"):

@@ -12,7 +12,6 @@ from rollouts.gates import (
     Gate,
     alerts_gate,
     budgets_gate,
-    duration_words,
     first_hold,
     paused_gate,
     soak_gate,
@@ -25,14 +24,6 @@ NIGHTS = WindowSpec("recurring", EVERY_DAY, time(2, 0), time(4, 0), "UTC")
 MORNINGS = WindowSpec("recurring", EVERY_DAY, time(8, 0), time(10, 0), "UTC")
 BERLIN_NIGHTS = WindowSpec("recurring", EVERY_DAY, time(2, 0), time(4, 0), "Europe/Berlin")
 PAST = WindowSpec("one_off", starts_at=NOW - timedelta(days=2), ends_at=NOW - timedelta(days=1))
-
-
-@pytest.mark.parametrize(
-    ("seconds", "words"),
-    [(0, "0s"), (-3, "0s"), (45, "45s"), (59.6, "1m 0s"), (125, "2m 5s"), (3600, "1h 0m"), (3780, "1h 3m")],
-)
-def test_durations_in_words(seconds, words):
-    assert duration_words(seconds) == words
 
 
 @pytest.mark.parametrize(
