@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
+
+from tests.production import manage
+from tests.production import production_env as production_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
-    )
+    return manage(env, *args, check=False)
 
 
 def production_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "DEBUG": "false",
-        "SECRET_KEY": "p" * 20 + "roduction-secret-key-with-enough-entropy-0123456789",
-        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "AUDIT_HMAC_KEY": "a-long-audit-hmac-key-0123456789abcdef",
-        "ALLOWED_HOSTS": "drainboard.example.com",
-        "CSRF_TRUSTED_ORIGINS": "https://drainboard.example.com",
-        "DATABASE_URL": f"sqlite:///{tmp_path}/prod.sqlite3",
-        "REDIS_URL": "redis://127.0.0.1:6379/0",
-        "DRAINBOARD_VAR_DIR": str(tmp_path),
-    }
+    return production_settings(tmp_path, DEBUG="false", REDIS_URL="redis://127.0.0.1:6379/0")
 
 
 def test_check_deploy_with_production_settings_reports_no_warnings(tmp_path):
@@ -93,11 +81,10 @@ def test_healthz_is_served_over_plain_http_in_production_for_health_checks(tmp_p
         "r = Client().get('/healthz', HTTP_HOST='drainboard.example.com');"
         "print(r.status_code, r.headers.get('Location'))"
     )
-    base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**base, **env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
         capture_output=True,
         text=True,
         timeout=120,
