@@ -2,9 +2,59 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
+
+ZERO = Decimal(0)
+_QUANTITY = re.compile(
+    r"^(?P<number>[+-]?(\d+\.?\d*|\.\d+))(?P<suffix>[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
+)
+_SUFFIXES = {
+    "": Decimal(1),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
+    "Ei": Decimal(2**60),
+}
+_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+
+
+def parse_quantity(text: str) -> Decimal:
+    """A Kubernetes quantity ("100m", "0.5", "128Mi", "1Gi", "1G", "500k", "1e3") as a number; ValueError if not."""
+    match = _QUANTITY.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity")
+    suffix = match["suffix"] or ""
+    try:
+        number = Decimal(match["number"])
+        if suffix[:1] in ("e", "E") and len(suffix) > 1:
+            return number.scaleb(int(suffix[1:]))
+        return number * _SUFFIXES[suffix]
+    except (InvalidOperation, OverflowError) as error:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity") from error
+
+
+def _quantity_or_zero(value: Any) -> Decimal:
+    # The API server validates quantities, so only a broken or hostile server sends junk: it counts as nothing
+    # rather than failing a whole list of pods or nodes.
+    try:
+        return parse_quantity(str(value))
+    except ValueError:
+        return ZERO
 
 
 def _time(value: Any) -> datetime | None:
@@ -36,6 +86,119 @@ class Owner:
 
 
 @dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str = ""
+    effect: str = "NoSchedule"
+
+    @classmethod
+    def parse(cls, data: Any) -> Taint:
+        data = _dict(data)
+        return cls(str(data.get("key") or ""), str(data.get("value") or ""), str(data.get("effect") or ""))
+
+
+@dataclass(frozen=True)
+class Toleration:
+    key: str = ""  # empty with Exists: tolerates every taint
+    operator: str = "Equal"  # or "Exists"
+    value: str = ""
+    effect: str = ""  # empty: every effect
+
+    def tolerates(self, taint: Taint) -> bool:
+        """Kubernetes' rule (k8s.io/api/core/v1 Toleration.ToleratesTaint)."""
+        if self.effect and self.effect != taint.effect:
+            return False
+        if self.key and self.key != taint.key:
+            return False
+        if self.operator == "Exists":
+            return True
+        return self.operator in ("Equal", "") and bool(self.key) and self.value == taint.value
+
+    @classmethod
+    def parse(cls, data: Any) -> Toleration:
+        data = _dict(data)
+        return cls(
+            str(data.get("key") or ""),
+            str(data.get("operator") or "Equal"),
+            str(data.get("value") or ""),
+            str(data.get("effect") or ""),
+        )
+
+
+def _requests(container: Any) -> tuple[Decimal, Decimal]:
+    requests = _dict(_dict(_dict(container).get("resources")).get("requests"))
+    return _quantity_or_zero(requests.get("cpu", "0")), _quantity_or_zero(requests.get("memory", "0"))
+
+
+def pod_requests(spec: dict[str, Any]) -> tuple[Decimal, Decimal]:
+    """The CPU (cores) and memory (bytes) the scheduler reserves for a pod: containers, init containers, sidecars,
+    overhead.
+
+    An init container runs alone before the app containers (beside the sidecars started before it), so a pod
+    reserves the larger of its containers' sum and its biggest init step (KEP-753 for sidecars).
+    """
+    cpu, memory = ZERO, ZERO
+    sidecar_cpu, sidecar_memory = ZERO, ZERO
+    init_cpu, init_memory = ZERO, ZERO
+    for container in _list(spec.get("initContainers")):
+        c, m = _requests(container)
+        if _dict(container).get("restartPolicy") == "Always":  # a sidecar keeps running beside the app
+            sidecar_cpu, sidecar_memory = sidecar_cpu + c, sidecar_memory + m
+        else:
+            init_cpu, init_memory = max(init_cpu, sidecar_cpu + c), max(init_memory, sidecar_memory + m)
+    for container in _list(spec.get("containers")):
+        c, m = _requests(container)
+        cpu, memory = cpu + c, memory + m
+    overhead = _dict(spec.get("overhead"))
+    cpu = max(cpu + sidecar_cpu, init_cpu) + _quantity_or_zero(overhead.get("cpu", "0"))
+    memory = max(memory + sidecar_memory, init_memory) + _quantity_or_zero(overhead.get("memory", "0"))
+    return cpu, memory
+
+
+@dataclass(frozen=True)
+class PodScheduling:
+    """What the scheduler reads to place a pod: its requests and the nodes it may land on."""
+
+    cpu: Decimal = ZERO  # cores
+    memory: Decimal = ZERO  # bytes
+    node_selector: tuple[tuple[str, str], ...] = ()
+    # requiredDuringSchedulingIgnoredDuringExecution: terms ORed, a term's expressions ANDed; None: no affinity.
+    node_affinity: tuple[tuple[Requirement, ...], ...] | None = None
+    tolerations: tuple[Toleration, ...] = ()
+
+    @classmethod
+    def parse(cls, spec: dict[str, Any]) -> PodScheduling:
+        """From a pod's spec as the API server returns it."""
+        cpu, memory = pod_requests(spec)
+        required = _dict(_dict(_dict(spec.get("affinity")).get("nodeAffinity")).get(_REQUIRED))
+        affinity = None
+        # matchFields (metadata.name) pins DaemonSet pods, which drains skip; such a term is not modelled, so the
+        # pod is placed as if it had no required affinity rather than reported Pending for no reason.
+        terms = [_dict(term) for term in _list(required.get("nodeSelectorTerms"))]
+        if terms and not any(term.get("matchFields") for term in terms):
+            affinity = tuple(
+                tuple(
+                    Requirement(
+                        str(e.get("key", "")), str(e.get("operator", "")), tuple(map(str, _list(e.get("values"))))
+                    )
+                    for e in _list(term.get("matchExpressions"))
+                    if isinstance(e, dict)
+                )
+                for term in terms
+            )
+        return cls(
+            cpu=cpu,
+            memory=memory,
+            node_selector=tuple(sorted(_str_map(spec.get("nodeSelector")).items())),
+            node_affinity=affinity,
+            tolerations=tuple(Toleration.parse(t) for t in _list(spec.get("tolerations")) if isinstance(t, dict)),
+        )
+
+
+NO_SCHEDULING = PodScheduling()
+
+
+@dataclass(frozen=True)
 class Pod:
     namespace: str
     name: str
@@ -52,10 +215,16 @@ class Pod:
     deletion_timestamp: datetime | None = None
     termination_grace_seconds: int = 30
     created_at: datetime | None = None
+    scheduling: PodScheduling = field(default=NO_SCHEDULING, compare=False)
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def finished(self) -> bool:
+        """Succeeded or Failed: the pod holds none of its node's room any more."""
+        return self.phase in ("Succeeded", "Failed")
 
     @property
     def controller(self) -> Owner | None:
@@ -90,6 +259,7 @@ class Pod:
             deletion_timestamp=_time(meta.get("deletionTimestamp")),
             termination_grace_seconds=grace if isinstance(grace, int) and grace >= 0 else 30,
             created_at=_time(meta.get("creationTimestamp")),
+            scheduling=PodScheduling.parse(spec),
         )
 
 
@@ -215,6 +385,13 @@ class Node:
     name: str
     unschedulable: bool
     ready: bool
+    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    cpu_allocatable: Decimal = ZERO  # cores
+    memory_allocatable: Decimal = ZERO  # bytes
+    pods_allocatable: int | None = None  # None: the node states no pod limit
+    taints: tuple[Taint, ...] = ()
+    boot_id: str = ""  # status.nodeInfo.bootID: changes when the node reboots
+    created_at: datetime | None = None
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> Node:
@@ -223,7 +400,20 @@ class Node:
             isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
             for c in _list(status.get("conditions"))
         )
-        return cls(str(meta.get("name", "")), bool(spec.get("unschedulable")), ready)
+        allocatable = _dict(status.get("allocatable"))
+        pods = _quantity_or_zero(allocatable["pods"]) if "pods" in allocatable else None
+        return cls(
+            name=str(meta.get("name", "")),
+            unschedulable=bool(spec.get("unschedulable")),
+            ready=ready,
+            labels=_str_map(meta.get("labels")),
+            cpu_allocatable=_quantity_or_zero(allocatable.get("cpu", "0")),
+            memory_allocatable=_quantity_or_zero(allocatable.get("memory", "0")),
+            pods_allocatable=int(pods) if pods is not None else None,
+            taints=tuple(Taint.parse(t) for t in _list(spec.get("taints")) if isinstance(t, dict)),
+            boot_id=str(_dict(status.get("nodeInfo")).get("bootID") or ""),
+            created_at=_time(meta.get("creationTimestamp")),
+        )
 
 
 @dataclass(frozen=True)

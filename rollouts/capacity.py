@@ -2,54 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
 
-from clusters.kubetypes import LabelSelector, Requirement
+from clusters.kubetypes import ZERO, LabelSelector, Node, Pod, Requirement, Taint, Toleration
 from rollouts.batching import batches
 
-ZERO = Decimal(0)
-_QUANTITY = re.compile(
-    r"^(?P<number>[+-]?(\d+\.?\d*|\.\d+))(?P<suffix>[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
-)
-_SUFFIXES = {
-    "": Decimal(1),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
-}
 # Only these effects keep a pod off a node; PreferNoSchedule is a preference the scheduler may ignore when full.
 BLOCKING_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
-
-
-def parse_quantity(text: str) -> Decimal:
-    """A Kubernetes quantity ("100m", "0.5", "128Mi", "1Gi", "1G", "500k", "1e3") as a number; ValueError if not."""
-    match = _QUANTITY.match(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    suffix = match["suffix"] or ""
-    try:
-        number = Decimal(match["number"])
-        if suffix[:1] in ("e", "E") and len(suffix) > 1:
-            return number.scaleb(int(suffix[1:]))
-        return number * _SUFFIXES[suffix]
-    except (InvalidOperation, OverflowError) as error:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity") from error
+_BINARY = (("Ei", 60), ("Pi", 50), ("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10))
 
 
 def cpu_words(cores: Decimal) -> str:
@@ -61,9 +23,9 @@ def cpu_words(cores: Decimal) -> str:
 
 def memory_words(size: Decimal) -> str:
     """Bytes in the largest binary unit that keeps a number ≥ 1 ("1.5Gi", "512Mi", "100")."""
-    for unit in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
-        if size >= _SUFFIXES[unit]:
-            return f"{_short(size / _SUFFIXES[unit])}{unit}"
+    for unit, power in _BINARY:
+        if size >= 2**power:
+            return f"{_short(size / 2**power)}{unit}"
     return _short(size)
 
 
@@ -73,31 +35,6 @@ def _short(number: Decimal) -> str:
 
 
 # ---- what a pod needs and what a node offers ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Taint:
-    key: str
-    value: str = ""
-    effect: str = "NoSchedule"
-
-
-@dataclass(frozen=True)
-class Toleration:
-    key: str = ""  # empty with Exists: tolerates every taint
-    operator: str = "Equal"  # or "Exists"
-    value: str = ""
-    effect: str = ""  # empty: every effect
-
-    def tolerates(self, taint: Taint) -> bool:
-        """Kubernetes' rule (k8s.io/api/core/v1 Toleration.ToleratesTaint)."""
-        if self.effect and self.effect != taint.effect:
-            return False
-        if self.key and self.key != taint.key:
-            return False
-        if self.operator == "Exists":
-            return True
-        return self.operator in ("Equal", "") and bool(self.key) and self.value == taint.value
 
 
 @dataclass(frozen=True)
@@ -113,43 +50,16 @@ class PodNeeds:
     tolerations: tuple[Toleration, ...] = ()
 
     @classmethod
-    def parse(cls, data: dict[str, Any]) -> PodNeeds:
-        """From a pod object as the API server returns it."""
-        meta, spec = _dict(data.get("metadata")), _dict(data.get("spec"))
-        cpu, memory = pod_requests(spec)
-        required = _dict(_dict(_dict(spec.get("affinity")).get("nodeAffinity")).get(_REQUIRED))
-        affinity = None
-        # matchFields (metadata.name) pins DaemonSet pods, which drains skip; such a term is not modelled, so the
-        # pod is placed as if it had no required affinity rather than reported Pending for no reason.
-        terms = [_dict(term) for term in _list(required.get("nodeSelectorTerms"))]
-        if terms and not any(term.get("matchFields") for term in terms):
-            affinity = tuple(
-                tuple(
-                    Requirement(
-                        str(e.get("key", "")), str(e.get("operator", "")), tuple(map(str, _list(e.get("values"))))
-                    )
-                    for e in _list(term.get("matchExpressions"))
-                    if isinstance(e, dict)
-                )
-                for term in terms
-            )
-        tolerations = tuple(
-            Toleration(
-                str(t.get("key") or ""),
-                str(t.get("operator") or "Equal"),
-                str(t.get("value") or ""),
-                str(t.get("effect") or ""),
-            )
-            for t in _list(spec.get("tolerations"))
-            if isinstance(t, dict)
-        )
+    def from_pod(cls, pod: Pod) -> PodNeeds:
+        """From a pod as kube.py reads it."""
+        scheduling = pod.scheduling
         return cls(
-            key=f"{meta.get('namespace', '')}/{meta.get('name', '')}",
-            cpu=cpu,
-            memory=memory,
-            node_selector=tuple(sorted((str(k), str(v)) for k, v in _dict(spec.get("nodeSelector")).items())),
-            node_affinity=affinity,
-            tolerations=tolerations,
+            key=pod.key,
+            cpu=scheduling.cpu,
+            memory=scheduling.memory,
+            node_selector=scheduling.node_selector,
+            node_affinity=scheduling.node_affinity,
+            tolerations=scheduling.tolerations,
         )
 
 
@@ -178,78 +88,22 @@ class NodeRoom:
         return self.memory_allocatable - self.memory_requested
 
     @classmethod
-    def parse(cls, data: dict[str, Any], pods_on_it: Sequence[PodNeeds] = ()) -> NodeRoom:
-        """From a node object as the API server returns it and the (non-finished) pods already bound to it."""
-        meta, spec, status = _dict(data.get("metadata")), _dict(data.get("spec")), _dict(data.get("status"))
-        allocatable = _dict(status.get("allocatable"))
-
-        def quantity(name: str) -> Decimal:
-            try:
-                return parse_quantity(str(allocatable.get(name, "0")))
-            except ValueError:
-                return ZERO  # a node whose room cannot be read offers none, rather than failing the whole plan
-
-        pods_allocatable = quantity("pods") if "pods" in allocatable else None
+    def from_node(cls, node: Node, pods: Iterable[Pod] = ()) -> NodeRoom:
+        """From a node as kube.py reads it and pods of the cluster: those bound to it and not finished take room."""
+        needs = [PodNeeds.from_pod(pod) for pod in pods if pod.node == node.name and not pod.finished]
         return cls(
-            name=str(meta.get("name", "")),
-            labels={str(k): str(v) for k, v in _dict(meta.get("labels")).items()},
-            cpu_allocatable=quantity("cpu"),
-            memory_allocatable=quantity("memory"),
-            cpu_requested=sum((pod.cpu for pod in pods_on_it), ZERO),
-            memory_requested=sum((pod.memory for pod in pods_on_it), ZERO),
-            pods_allocatable=int(pods_allocatable) if pods_allocatable is not None else None,
-            pods=len(pods_on_it),
-            taints=tuple(
-                Taint(str(t.get("key", "")), str(t.get("value") or ""), str(t.get("effect", "")))
-                for t in _list(spec.get("taints"))
-                if isinstance(t, dict)
-            ),
-            unschedulable=bool(spec.get("unschedulable")),
-            ready=any(
-                isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
-                for c in _list(status.get("conditions"))
-            ),
+            name=node.name,
+            labels=dict(node.labels),
+            cpu_allocatable=node.cpu_allocatable,
+            memory_allocatable=node.memory_allocatable,
+            cpu_requested=sum((pod.cpu for pod in needs), ZERO),
+            memory_requested=sum((pod.memory for pod in needs), ZERO),
+            pods_allocatable=node.pods_allocatable,
+            pods=len(needs),
+            taints=node.taints,
+            unschedulable=node.unschedulable,
+            ready=node.ready,
         )
-
-
-_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _requests(container: Any) -> tuple[Decimal, Decimal]:
-    requests = _dict(_dict(_dict(container).get("resources")).get("requests"))
-    return parse_quantity(str(requests.get("cpu", "0"))), parse_quantity(str(requests.get("memory", "0")))
-
-
-def pod_requests(spec: dict[str, Any]) -> tuple[Decimal, Decimal]:
-    """The CPU and memory the scheduler reserves for a pod: containers, init containers and sidecars, overhead.
-
-    An init container runs alone before the app containers (beside the sidecars started before it), so a pod
-    reserves the larger of its containers' sum and its biggest init step (KEP-753 for sidecars).
-    """
-    cpu, memory = ZERO, ZERO
-    sidecar_cpu, sidecar_memory = ZERO, ZERO
-    init_cpu, init_memory = ZERO, ZERO
-    for container in _list(spec.get("initContainers")):
-        c, m = _requests(container)
-        if _dict(container).get("restartPolicy") == "Always":  # a sidecar keeps running beside the app
-            sidecar_cpu, sidecar_memory = sidecar_cpu + c, sidecar_memory + m
-        else:
-            init_cpu, init_memory = max(init_cpu, sidecar_cpu + c), max(init_memory, sidecar_memory + m)
-    for container in _list(spec.get("containers")):
-        c, m = _requests(container)
-        cpu, memory = cpu + c, memory + m
-    overhead = _dict(spec.get("overhead"))
-    cpu = max(cpu + sidecar_cpu, init_cpu) + parse_quantity(str(overhead.get("cpu", "0")))
-    memory = max(memory + sidecar_memory, init_memory) + parse_quantity(str(overhead.get("memory", "0")))
-    return cpu, memory
 
 
 # ---- placing pods ---------------------------------------------------------------------------------------------------
@@ -412,3 +266,12 @@ def capacity_plan(
     """The capacity check of a rollout's plan: each batch of `size` nodes in order, and the largest size that fits."""
     fits = tuple((group, fit_batch(group, evicted, nodes, unavailable=unavailable)) for group in batches(ordered, size))
     return CapacityPlan(size, fits, largest_concurrency(ordered, evicted, nodes, unavailable=unavailable))
+
+
+def node_rooms(nodes: Iterable[Node], pods: Iterable[Pod]) -> list[NodeRoom]:
+    """Every node as a NodeRoom, its pods found in one pass over the cluster's pods (not one pass per node)."""
+    by_node: dict[str, list[Pod]] = {}
+    for pod in pods:
+        if pod.node:
+            by_node.setdefault(pod.node, []).append(pod)
+    return [NodeRoom.from_node(node, by_node.get(node.name, ())) for node in nodes]

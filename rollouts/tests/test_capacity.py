@@ -1,4 +1,4 @@
-"""Quantities, placement rules and the capacity fit of a batch, as tables."""
+"""Placement rules, kube objects as rooms and needs, and the capacity fit of a batch, as tables."""
 
 from __future__ import annotations
 
@@ -6,62 +6,20 @@ from decimal import Decimal
 
 import pytest
 
-from clusters.kubetypes import Requirement
+from clusters.kubetypes import Node, Pod, Requirement, Taint, Toleration, parse_quantity
 from rollouts.capacity import (
     NodeRoom,
     PodNeeds,
-    Taint,
-    Toleration,
     capacity_plan,
     cpu_words,
     eligible,
     fit_batch,
     largest_concurrency,
     memory_words,
-    parse_quantity,
-    pod_requests,
+    node_rooms,
 )
 
 Gi, Mi = 2**30, 2**20
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [
-        ("100m", "0.1"),
-        ("0.5", "0.5"),
-        ("2", "2"),
-        (".5", "0.5"),
-        ("1.", "1"),
-        ("+3", "3"),
-        ("-1", "-1"),
-        ("250000u", "0.25"),
-        ("500000000n", "0.5"),
-        ("128Mi", str(128 * Mi)),
-        ("1Gi", str(Gi)),
-        ("1.5Gi", str(3 * Gi // 2)),
-        ("1G", "1000000000"),
-        ("500k", "500000"),
-        ("2Ki", "2048"),
-        ("1Ti", str(2**40)),
-        ("1M", "1000000"),
-        ("1E", "1000000000000000000"),  # E alone is exa
-        ("1e3", "1000"),  # e with digits is an exponent
-        ("1E3", "1000"),
-        ("1.5e-3", "0.0015"),
-        (" 64Mi ", str(64 * Mi)),
-    ],
-)
-def test_quantities_parse(text, value):
-    assert parse_quantity(text) == Decimal(value)
-
-
-@pytest.mark.parametrize(
-    "text", ["", " ", "Mi", "1Mb", "1mi", "1KI", "1 Gi", "one", "1.2.3", "1e", "1e1.5", "--1", "0x10"]
-)
-def test_junk_is_not_a_quantity(text):
-    with pytest.raises(ValueError, match="is not a Kubernetes quantity"):
-        parse_quantity(text)
 
 
 @pytest.mark.parametrize(
@@ -89,26 +47,6 @@ def test_memory_in_words(size, words):
 
 
 DEDICATED = Taint("dedicated", "gpu", "NoSchedule")
-
-
-@pytest.mark.parametrize(
-    ("toleration", "taint", "tolerates"),
-    [
-        (Toleration("dedicated", "Equal", "gpu", "NoSchedule"), DEDICATED, True),
-        (Toleration("dedicated", "Equal", "gpu"), DEDICATED, True),  # no effect: every effect
-        (Toleration("dedicated", "", "gpu"), DEDICATED, True),  # no operator: Equal
-        (Toleration("dedicated", "Equal", "cpu"), DEDICATED, False),
-        (Toleration("dedicated", "Equal", "gpu", "NoExecute"), DEDICATED, False),
-        (Toleration("dedicated", "Exists"), DEDICATED, True),
-        (Toleration("other", "Exists"), DEDICATED, False),
-        (Toleration("", "Exists"), DEDICATED, True),  # tolerates everything
-        (Toleration("", "Exists", effect="NoExecute"), DEDICATED, False),
-        (Toleration("", "Equal", "gpu"), DEDICATED, False),  # Equal needs a key
-        (Toleration("dedicated", "Exists"), Taint("dedicated", "", "NoExecute"), True),
-    ],
-)
-def test_tolerations_follow_kubernetes(toleration, taint, tolerates):
-    assert toleration.tolerates(taint) is tolerates
 
 
 GPU_NODE = NodeRoom(
@@ -173,39 +111,11 @@ def test_where_a_pod_may_land(pod, node, why_not):
     assert eligible(pod, node) == why_not
 
 
-def container(cpu: str = "0", memory: str = "0", **extra: str) -> dict:
-    return {"name": "c", "resources": {"requests": {"cpu": cpu, "memory": memory}}, **extra}
+def container(cpu: str = "0", memory: str = "0") -> dict:
+    return {"name": "c", "resources": {"requests": {"cpu": cpu, "memory": memory}}}
 
 
-@pytest.mark.parametrize(
-    ("spec", "cpu", "memory"),
-    [
-        ({}, "0", 0),
-        ({"containers": [{"name": "no-requests"}]}, "0", 0),
-        ({"containers": [container("100m", "128Mi"), container("250m", "64Mi")]}, "0.35", 192 * Mi),
-        # an init container bigger than the app: the pod reserves the init step
-        ({"containers": [container("100m", "128Mi")], "initContainers": [container("1", "64Mi")]}, "1", 128 * Mi),
-        # a sidecar runs beside the app and during later init steps
-        (
-            {
-                "containers": [container("100m", "128Mi")],
-                "initContainers": [container("50m", "32Mi", restartPolicy="Always"), container("500m", "16Mi")],
-            },
-            "0.55",
-            160 * Mi,
-        ),
-        (
-            {"containers": [container("1", "1Gi")], "overhead": {"cpu": "250m", "memory": "120Mi"}},
-            "1.25",
-            Gi + 120 * Mi,
-        ),
-    ],
-)
-def test_a_pods_requests(spec, cpu, memory):
-    assert pod_requests(spec) == (Decimal(cpu), Decimal(memory))
-
-
-def test_pod_needs_parse_from_the_api():
+def test_pod_needs_from_a_pod_read_from_the_api():
     pod = {
         "metadata": {"namespace": "shop", "name": "web-1"},
         "spec": {
@@ -223,7 +133,7 @@ def test_pod_needs_parse_from_the_api():
             },
         },
     }
-    assert PodNeeds.parse(pod) == PodNeeds(
+    assert PodNeeds.from_pod(Pod.parse(pod)) == PodNeeds(
         "shop/web-1",
         Decimal("0.5"),
         Decimal(Gi),
@@ -233,29 +143,38 @@ def test_pod_needs_parse_from_the_api():
     )
 
 
-def test_a_match_fields_term_is_not_modelled():
-    # DaemonSet pods pin themselves with matchFields; drains skip them, and guessing would only invent Pending pods.
-    terms = [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}]
-    pod = {
-        "spec": {
-            "affinity": {
-                "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}
-            }
+def test_a_pod_without_a_spec_needs_nothing():
+    assert PodNeeds.from_pod(Pod.parse({"metadata": {"namespace": "a", "name": "p"}})) == PodNeeds("a/p")
+
+
+NODE_N1 = {
+    "metadata": {"name": "n1", "labels": {"pool": "blue"}},
+    "spec": {"unschedulable": True, "taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]},
+    "status": {
+        "allocatable": {"cpu": "3920m", "memory": "16393832Ki", "pods": "110"},
+        "conditions": [{"type": "Ready", "status": "True"}],
+    },
+}
+
+
+def pod_on(node: str, name: str, cpu: str = "0", memory: str = "0", phase: str = "Running") -> Pod:
+    return Pod.parse(
+        {
+            "metadata": {"namespace": "a", "name": name},
+            "spec": {"nodeName": node, "containers": [container(cpu, memory)]},
+            "status": {"phase": phase},
         }
-    }
-    assert PodNeeds.parse(pod).node_affinity is None
+    )
 
 
-def test_node_room_parse_from_the_api():
-    node = {
-        "metadata": {"name": "n1", "labels": {"pool": "blue"}},
-        "spec": {"unschedulable": True, "taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]},
-        "status": {
-            "allocatable": {"cpu": "3920m", "memory": "16393832Ki", "pods": "110"},
-            "conditions": [{"type": "Ready", "status": "True"}],
-        },
-    }
-    room = NodeRoom.parse(node, [PodNeeds("a/x", Decimal("0.5"), Decimal(Gi)), PodNeeds("a/y", Decimal("1"))])
+def test_node_room_from_a_node_and_its_pods():
+    pods = [
+        pod_on("n1", "x", "500m", "1Gi"),
+        pod_on("n1", "y", "1"),
+        pod_on("n1", "done", "2", "2Gi", phase="Succeeded"),  # finished pods hold no room
+        pod_on("n2", "elsewhere", "3"),
+    ]
+    room = NodeRoom.from_node(Node.parse(NODE_N1), pods)
     assert room == NodeRoom(
         "n1",
         cpu_allocatable=Decimal("3.92"),
@@ -270,7 +189,17 @@ def test_node_room_parse_from_the_api():
     )
     assert room.labels == {"pool": "blue"}
     assert room.cpu_free == Decimal("2.42")
-    assert NodeRoom.parse({"metadata": {"name": "bare"}}) == NodeRoom("bare", ready=False)
+    assert NodeRoom.from_node(Node.parse({"metadata": {"name": "bare"}})) == NodeRoom("bare", ready=False)
+
+
+def test_node_rooms_group_the_clusters_pods_by_node():
+    n2 = {**NODE_N1, "metadata": {"name": "n2"}}
+    pods = [pod_on("n1", "x", "1"), pod_on("n2", "y", "2"), pod_on("n2", "z", "250m"), pod_on("", "pending", "8")]
+    rooms = node_rooms([Node.parse(NODE_N1), Node.parse(n2)], pods)
+    assert [(room.name, room.cpu_requested, room.pods) for room in rooms] == [
+        ("n1", Decimal(1), 1),
+        ("n2", Decimal("2.25"), 2),
+    ]
 
 
 # ---- fitting a batch ------------------------------------------------------------------------------------------------
