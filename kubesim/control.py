@@ -17,7 +17,7 @@ HELP = {
     "POST /_kubesim/scenario": '{"name": "demo"} or {"scenario": {...inline spec...}}',
     "GET|DELETE /_kubesim/requests": "the API request log (DELETE clears it)",
     "GET|POST|DELETE /_kubesim/faults": '{"type": "throttle|error|unauthorized|forbidden|'
-    'pdb_conflict|latency|drop", "count": 1, "path": "regex", '
+    'pdb_conflict|expired|latency|drop", "count": 1, "path": "regex", '
     '"method": "POST", "retryAfterSeconds": 1, '
     '"latencySeconds": 0.5}',
     "POST /_kubesim/token": '{"token": "optional new token"} -> {"token": ...}',

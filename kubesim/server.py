@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import bisect
 import email.utils
 import http
 import json
@@ -363,31 +365,46 @@ class Handler(BaseHTTPRequestHandler):
     def _list(
         self, resource: str, kind: str, api_version: str, namespace: str | None, query: dict[str, list[str]]
     ) -> None:
-        store = self.server.sim.store
+        sim = self.server.sim
+        store = sim.store
         try:
             labels = parse_label_selector(_param(query, "labelSelector"))
             fields = parse_field_selector(_param(query, "fieldSelector"), resource)
-        except SelectorError as exc:
+            limit = _limit(_param(query, "limit"))
+            token = _param(query, "continue") or ""
+            start = decode_continue(token) if token else None
+        except (SelectorError, ValueError) as exc:
             return self._send_status(o.bad_request(str(exc)))
         with store.lock:
+            if start is not None and (
+                start[0] < store.history_floor or sim.take_expired_fault(urlsplit(self.path).path)
+            ):
+                # As upstream once etcd has compacted the token's revision: the client must list again.
+                return self._send_status(o.status_failure(410, "Expired", EXPIRED_MESSAGE))
             items = [
-                self._serve_obj(obj, api_version)
+                obj
                 for obj in store.list(resource, namespace)
                 if matches_all(labels, obj["metadata"].get("labels")) and all(f.matches(obj) for f in fields)
             ]
-            items.sort(key=lambda x: (x["metadata"].get("namespace", ""), x["metadata"]["name"]))
-            rv = str(store.rv)
+            items.sort(key=_list_key)
+            rv = store.rv
+            meta: Obj = {"resourceVersion": str(rv)}
+            if start is not None:
+                # Every page reports the version the list started at, as upstream's consistent pages do.
+                rv, after = start
+                meta["resourceVersion"] = str(rv)
+                items = items[bisect.bisect_right(items, after, key=_list_key) :]
+            if limit and len(items) > limit:
+                meta["continue"] = encode_continue(rv, _list_key(items[limit - 1]))
+                meta["remainingItemCount"] = len(items) - limit
+                items = items[:limit]
+            items = [self._serve_obj(obj, api_version) for obj in items]
             if tables.wants_table(self.headers.get("Accept", "")):
-                payload = _dumps(tables.table(resource, items, rv))
+                table = tables.table(resource, items, meta["resourceVersion"])
+                table["metadata"] = meta
+                payload = _dumps(table)
             else:
-                payload = _dumps(
-                    {
-                        "kind": f"{kind}List",
-                        "apiVersion": api_version,
-                        "metadata": {"resourceVersion": rv},
-                        "items": items,
-                    }
-                )
+                payload = _dumps({"kind": f"{kind}List", "apiVersion": api_version, "metadata": meta, "items": items})
         self._send(200, payload)
 
     def _get(self, resource: str, api_version: str, namespace: str, name: str) -> None:
@@ -577,6 +594,44 @@ class Handler(BaseHTTPRequestHandler):
 
         code, payload = handle(self.server.sim, method, path, query, body)
         self._send_json(code, payload)
+
+
+EXPIRED_MESSAGE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+    "without the continue parameter."
+)
+
+
+def _list_key(obj: Obj) -> tuple[str, str]:
+    return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
+def _limit(text: str | None) -> int:
+    """A list's page size; 0 or none: everything in one answer."""
+    if text in (None, ""):
+        return 0
+    try:
+        limit = int(text)
+    except ValueError:
+        raise ValueError(f"invalid limit {text!r}") from None
+    return max(limit, 0)
+
+
+def encode_continue(rv: int, after: tuple[str, str]) -> str:
+    """An opaque token, as upstream's: the version the list started at and the last key returned."""
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": list(after)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        rv, (namespace, name) = int(data["rv"]), data["start"]
+        if data.get("v") != "meta.k8s.io/v1" or not isinstance(namespace, str) or not isinstance(name, str):
+            raise ValueError
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"continue key is not valid: {token[:40]!r}") from exc
+    return rv, (namespace, name)
 
 
 def _gone(rv: int, floor: int) -> bytes:

@@ -33,6 +33,8 @@ FAULT_TYPES = {
     "403": "forbidden",
     "pdb_conflict": "pdb_conflict",
     "504": "pdb_conflict",
+    "expired": "expired",
+    "410": "expired",
     "latency": "latency",
     "drop": "drop",
 }
@@ -178,7 +180,8 @@ class Simulator:
         """Make the next `count` matching API requests fail (count None: until cleared).
 
         Types: throttle (429 + Retry-After), error (500), unauthorized (401), forbidden (403),
-        pdb_conflict (504 on evictions that would update a PDB), latency (delay, then answer
+        pdb_conflict (504 on evictions that would update a PDB), expired (410 on the next list page asked for with
+        a continue token, as when the token's version was compacted), latency (delay, then answer
         normally), drop (close the connection without answering). `path` is a regex searched
         in the request path; `method` an HTTP method.
         """
@@ -228,7 +231,7 @@ class Simulator:
         latency = 0.0
         with self._fault_lock:
             for fault in list(self._faults):
-                if fault.type == "pdb_conflict" or not self._matches(fault, method, path):
+                if fault.type in ("pdb_conflict", "expired") or not self._matches(fault, method, path):
                     continue
                 if fault.type == "latency":
                     latency += fault.latency
@@ -242,6 +245,15 @@ class Simulator:
         with self._fault_lock:
             for fault in self._faults:
                 if fault.type == "pdb_conflict" and self._matches(fault, "POST", path):
+                    self._consume(fault)
+                    return True
+        return False
+
+    def take_expired_fault(self, path: str) -> bool:
+        """Whether a list page asked for with a continue token answers 410 Expired (an `expired` fault)."""
+        with self._fault_lock:
+            for fault in self._faults:
+                if fault.type == "expired" and self._matches(fault, "GET", path):
                     self._consume(fault)
                     return True
         return False

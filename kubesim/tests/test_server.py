@@ -270,3 +270,84 @@ def test_keep_alive_serves_many_requests_on_one_connection(raw: Raw) -> None:
             ]
             == 201
         )
+
+
+# ---- paged lists ----------------------------------------------------------------------------------------------------
+
+
+def read_pages(raw: Raw, path: str, limit: int, headers: dict[str, str] | None = None) -> list[dict]:
+    pages, token = [], ""
+    while True:
+        sep = "&" if "?" in path else "?"
+        query = f"{sep}limit={limit}" + (f"&continue={token}" if token else "")
+        code, _, page = raw.request("GET", path + query, headers=headers)
+        assert code == 200, page
+        pages.append(page)
+        token = page["metadata"].get("continue", "")
+        if not token:
+            return pages
+
+
+def test_a_list_comes_in_pages_of_limit_items_that_add_up_to_the_whole_list(raw: Raw) -> None:
+    _, _, whole = raw.request("GET", "/api/v1/pods")
+    pages = read_pages(raw, "/api/v1/pods", 7)
+    assert [len(page["items"]) for page in pages[:-1]] == [7] * (len(pages) - 1) and 0 < len(pages[-1]["items"]) <= 7
+    names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for page in pages for p in page["items"]]
+    assert names == [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in whole["items"]]
+    assert pages[0]["metadata"]["remainingItemCount"] == len(names) - 7
+    assert "remainingItemCount" not in pages[-1]["metadata"]
+    # Every page reports the version the list started at, from which a watch continues.
+    assert {page["metadata"]["resourceVersion"] for page in pages} == {pages[0]["metadata"]["resourceVersion"]}
+
+
+def test_paging_applies_after_the_filters_and_to_every_list(raw: Raw) -> None:
+    pages = read_pages(raw, "/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-2", 4)
+    assert [len(page["items"]) for page in pages] == [4, 2]
+    assert [len(page["items"]) for page in read_pages(raw, "/api/v1/nodes", 2)] == [2, 1]
+    pdbs = read_pages(raw, "/apis/policy/v1/poddisruptionbudgets", 3)
+    assert [len(page["items"]) for page in pdbs] == [3, 3, 1]
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    tables = read_pages(raw, "/api/v1/nodes", 2, headers={"Accept": accept})
+    assert [len(table["rows"]) for table in tables] == [2, 1]
+
+
+def test_a_page_continues_after_the_last_key_even_when_objects_change_between_pages(raw: Raw, demo: Simulator) -> None:
+    _, _, first = raw.request("GET", "/api/v1/namespaces/data/pods?limit=1")
+    assert [p["metadata"]["name"] for p in first["items"]] == ["postgres-0"]
+    raw.request("DELETE", "/api/v1/namespaces/data/pods/postgres-1", {"gracePeriodSeconds": 0})
+    token = first["metadata"]["continue"]
+    _, _, rest = raw.request("GET", f"/api/v1/namespaces/data/pods?limit=5&continue={token}")
+    assert [p["metadata"]["name"] for p in rest["items"]] == ["postgres-2"]
+    assert "continue" not in rest["metadata"]
+
+
+@pytest.mark.parametrize("limit", ["0", ""])
+def test_no_limit_is_one_page(raw: Raw, limit: str) -> None:
+    _, _, page = raw.request("GET", f"/api/v1/pods?limit={limit}")
+    assert "continue" not in page["metadata"] and len(page["items"]) > 20
+
+
+@pytest.mark.parametrize("query", ["limit=many", "limit=2&continue=not-a-token", "continue=e30"])
+def test_a_bad_limit_or_continue_token_is_400(raw: Raw, query: str) -> None:
+    code, _, body = raw.request("GET", f"/api/v1/pods?{query}")
+    assert code == 400
+    assert_status(body, 400, "BadRequest")
+
+
+def test_a_continue_token_from_before_a_scenario_load_is_410_expired(raw: Raw, demo: Simulator) -> None:
+    _, _, first = raw.request("GET", "/api/v1/pods?limit=2")
+    demo.load_scenario("demo")
+    code, _, body = raw.request("GET", f"/api/v1/pods?limit=2&continue={first['metadata']['continue']}")
+    assert code == 410
+    assert_status(body, 410, "Expired")
+    assert "too old to display a consistent list" in body["message"]
+
+
+def test_an_expired_fault_answers_the_next_continued_page_only(raw: Raw, demo: Simulator) -> None:
+    demo.inject_fault("expired", path="/pods$")
+    _, _, first = raw.request("GET", "/api/v1/pods?limit=2")  # a first page does not consume it
+    assert len(first["items"]) == 2
+    token = first["metadata"]["continue"]
+    assert raw.request("GET", f"/api/v1/pods?limit=2&continue={token}")[0] == 410
+    assert raw.request("GET", f"/api/v1/pods?limit=2&continue={token}")[0] == 200
+    assert demo.faults() == []
