@@ -14,10 +14,10 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
@@ -31,6 +31,7 @@ from clusters.models import Cluster, Credentials
 from clusters.validation import resolve_and_check
 
 MAX_DISCOVERY_BYTES = 4 * 1024 * 1024
+T = TypeVar("T")
 USER_AGENT = "drainboard/1"
 
 
@@ -319,17 +320,54 @@ def check_connectivity(endpoint: Endpoint) -> Connectivity:
 
 # ---- reads and writes for the eviction engine -------------------------------------------------------------------
 
-MAX_LIST_BYTES = 64 * 1024 * 1024
+MAX_LIST_BYTES = 64 * 1024 * 1024  # per page
+# Lists are read this many objects at a time, as kubectl does (--chunk-size 500): no answer holds a whole big
+# cluster, and the API server serves each page from its cache without building one huge response.
+LIST_PAGE_SIZE = 500
+MAX_LIST_ITEMS = 500_000
 
 
-def _list_items(endpoint: Endpoint, path: str, query: dict[str, Any] | None = None) -> tuple[list[Any], str]:
-    answer = call(endpoint, "GET", path, query=query, limit=MAX_LIST_BYTES)
-    _raise_for_status(answer, path)
-    data = answer.json()
-    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-        raise KubeError(ErrorKind.NOT_KUBERNETES, f"{path} did not answer with a list.")
-    meta = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
-    return [item for item in data["items"] if isinstance(item, dict)], str(meta.get("resourceVersion", ""))
+def _list_items(
+    endpoint: Endpoint, path: str, parse: Callable[[dict[str, Any]], T], query: dict[str, Any] | None = None
+) -> tuple[list[T], str]:
+    """Every item of a list, page by page, parsed as each page comes (so only one page is ever held raw), and the
+    resourceVersion the list started at (for a watch to continue).
+
+    A continue token the server no longer honours (410 Gone: its version was compacted while the pages were read)
+    restarts the list once from the beginning; a second expiry is an error.
+    """
+    for _ in range(2):
+        items: list[T] = []
+        version, token, pages = "", "", 0
+        while True:
+            pages += 1
+            if pages > MAX_LIST_ITEMS // LIST_PAGE_SIZE + 1:  # a server handing out empty pages without end
+                raise KubeError(ErrorKind.TOO_LARGE, f"{path} did not end after {pages - 1} pages.")
+            page_query = {**(query or {}), "limit": LIST_PAGE_SIZE, **({"continue": token} if token else {})}
+            answer = call(endpoint, "GET", path, query=page_query, limit=MAX_LIST_BYTES)
+            if answer.status == 410 and token:
+                break
+            _raise_for_status(answer, path)
+            data = answer.json()
+            if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+                raise KubeError(ErrorKind.NOT_KUBERNETES, f"{path} did not answer with a list.")
+            meta = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
+            items.extend(parse(item) for item in data["items"] if isinstance(item, dict))
+            if len(items) > MAX_LIST_ITEMS:
+                raise KubeError(ErrorKind.TOO_LARGE, f"{path} lists more than {MAX_LIST_ITEMS} objects.")
+            version = version or str(meta.get("resourceVersion", ""))
+            next_token = str(meta.get("continue") or "")
+            if not next_token:
+                return items, version
+            if next_token == token:
+                raise KubeError(ErrorKind.NOT_KUBERNETES, f"{path} answered the same page twice.")
+            token = next_token
+    raise KubeError(
+        ErrorKind.HTTP,
+        f"{path} changed faster than it could be read page by page: the list's continue token expired twice "
+        "(410 Gone). Try again.",
+        410,
+    )
 
 
 def list_pods(
@@ -341,8 +379,7 @@ def list_pods(
         fields.append(f"metadata.name={name}")
     query = {k: v for k, v in {"fieldSelector": ",".join(fields), "labelSelector": label_selector}.items() if v}
     path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
-    items, _ = _list_items(endpoint, path, query)
-    return [Pod.parse(item) for item in items]
+    return _list_items(endpoint, path, Pod.parse, query)[0]
 
 
 def get_pod(endpoint: Endpoint, namespace: str, name: str) -> Pod | None:
@@ -364,8 +401,7 @@ def list_pdbs(endpoint: Endpoint, *, namespace: str = "", api_version: str = "po
 
 def list_pdbs_at(endpoint: Endpoint, *, namespace: str = "", api_version: str = "policy/v1") -> tuple[list[Pdb], str]:
     """The budgets and the list's resourceVersion, from which a watch continues."""
-    items, version = _list_items(endpoint, _pdb_path(namespace, api_version))
-    return [Pdb.parse(item) for item in items], version
+    return _list_items(endpoint, _pdb_path(namespace, api_version), Pdb.parse)
 
 
 def watch_pdbs(
@@ -443,9 +479,10 @@ def get_node(endpoint: Endpoint, name: str) -> Node | None:
     return Node.parse(answer.json())
 
 
-def list_nodes(endpoint: Endpoint) -> list[Node]:
-    items, _ = _list_items(endpoint, "/api/v1/nodes")
-    return [Node.parse(item) for item in items]
+def list_nodes(endpoint: Endpoint, label_selector: str = "") -> list[Node]:
+    """The cluster's nodes, or those the label selector (kubectl's -l syntax) matches, filtered on the server."""
+    query = {"labelSelector": label_selector} if label_selector else None
+    return _list_items(endpoint, "/api/v1/nodes", Node.parse, query)[0]
 
 
 def set_unschedulable(endpoint: Endpoint, name: str, unschedulable: bool) -> Node:

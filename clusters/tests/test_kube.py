@@ -189,3 +189,22 @@ def test_one_client_per_cluster_is_reused_until_credentials_change(server):
     assert first is again
     assert rotated is not first
     kube.forget_client(99)
+
+
+def test_a_server_that_pages_without_end_is_an_error_in_words(server, monkeypatch):
+    from itertools import count
+
+    monkeypatch.setattr(kube, "MAX_LIST_ITEMS", 5 * kube.LIST_PAGE_SIZE)
+    tokens = count()
+    server.routes["/api/v1/nodes"] = lambda handler: json_route(
+        200, {"items": [], "metadata": {"continue": f"t{next(tokens)}"}}
+    )(handler)
+    with pytest.raises(kube.KubeError) as caught:
+        kube.list_nodes(endpoint(server))
+    assert caught.value.kind == kube.ErrorKind.TOO_LARGE and "did not end after" in caught.value.message
+
+
+def test_a_server_that_repeats_a_page_is_an_error_in_words(server):
+    server.routes["/api/v1/pods"] = json_route(200, {"items": [], "metadata": {"continue": "same"}})
+    with pytest.raises(kube.KubeError, match="answered the same page twice"):
+        kube.list_pods(endpoint(server))

@@ -136,3 +136,82 @@ def test_watch_reports_a_budget_the_moment_it_allows_a_disruption(sim, endpoint)
             break
     assert ("MODIFIED", "postgres-pdb") in seen
     assert time.monotonic() - started < 3
+
+
+# ---- paged lists ----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def paged(monkeypatch):
+    """A fresh demo cluster, read 4 objects a page."""
+    monkeypatch.setattr(kube, "LIST_PAGE_SIZE", 4)
+    with Simulator(scenario="demo") as simulator:
+        simulator.clear_request_log()
+        yield simulator, kube.Endpoint(simulator.url, simulator.ca_pem, Credentials(token=simulator.token))
+
+
+def list_queries(sim, path):
+    return [entry["query"] for entry in sim.request_log() if entry["path"] == path]
+
+
+def test_pods_are_read_page_by_page_and_none_is_lost(paged):
+    sim, endpoint = paged
+    pods = kube.list_pods(endpoint)
+    assert sorted(p.key for p in pods) == sorted(f"{p['namespace']}/{p['name']}" for p in sim.state()["pods"])
+    queries = list_queries(sim, "/api/v1/pods")
+    assert len(queries) == -(-len(pods) // 4)
+    assert all("limit=4" in query for query in queries)
+    assert "continue=" not in queries[0] and all("continue=" in query for query in queries[1:])
+
+
+def test_filters_travel_with_every_page(paged):
+    sim, endpoint = paged
+    pods = kube.list_pods(endpoint, node="node-2")
+    assert len(pods) == 6 and {p.node for p in pods} == {"node-2"}
+    assert all("fieldSelector=spec.nodeName" in query for query in list_queries(sim, "/api/v1/pods"))
+
+
+def test_a_budget_list_keeps_the_version_it_started_at(paged):
+    sim, endpoint = paged
+    pdbs, version = kube.list_pdbs_at(endpoint)
+    assert len(pdbs) == 7 and len(list_queries(sim, "/apis/policy/v1/poddisruptionbudgets")) == 2
+    assert int(version) <= int(sim.state()["resourceVersion"])
+
+
+def test_an_expired_continue_token_restarts_the_list_once(paged):
+    sim, endpoint = paged
+    sim.inject_fault("expired", path="^/api/v1/pods$")
+    pods = kube.list_pods(endpoint)
+    assert len({p.key for p in pods}) == len(pods) == len(sim.state()["pods"])  # nothing twice
+    queries = list_queries(sim, "/api/v1/pods")
+    assert ["continue=" in query for query in queries[:3]] == [False, True, False]  # first, 410, first again
+
+
+def test_a_list_that_expires_twice_is_an_error_in_words(paged, monkeypatch):
+    sim, endpoint = paged
+    monkeypatch.setattr(kube, "LIST_PAGE_SIZE", 2)  # the demo's 3 nodes in 2 pages
+    sim.inject_fault("expired", count=2, path="^/api/v1/nodes$")
+    with pytest.raises(kube.KubeError) as caught:
+        kube.list_nodes(endpoint)
+    assert caught.value.status == 410 and caught.value.kind == kube.ErrorKind.HTTP
+    assert "continue token expired twice (410 Gone)" in caught.value.message
+
+
+def test_nodes_are_typed_with_room_labels_and_boot_id(paged):
+    _, endpoint = paged
+    nodes = {node.name: node for node in kube.list_nodes(endpoint)}
+    assert set(nodes) == {"node-1", "node-2", "node-3"}
+    node = nodes["node-2"]
+    assert node.ready and node.boot_id and node.cpu_allocatable == 4 and node.pods_allocatable == 110
+    assert node.labels["kubernetes.io/hostname"] == "node-2" and node.created_at is not None
+    assert len({n.boot_id for n in nodes.values()}) == 3
+
+
+def test_nodes_are_chosen_by_label_selector_on_the_server(paged):
+    sim, endpoint = paged
+    assert [n.name for n in kube.list_nodes(endpoint, "node-role.kubernetes.io/control-plane")] == ["node-1"]
+    assert [n.name for n in kube.list_nodes(endpoint, "!node-role.kubernetes.io/control-plane")] == [
+        "node-2",
+        "node-3",
+    ]
+    assert "labelSelector=" in list_queries(sim, "/api/v1/nodes")[-1]
