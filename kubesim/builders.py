@@ -10,6 +10,11 @@ from kubesim import objects as o
 Obj = dict[str, Any]
 
 WORKLOAD_KINDS = {"ReplicaSet": "replicasets", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
+# What the DefaultTolerationSeconds admission plugin gives every pod.
+DEFAULT_TOLERATIONS: list[Obj] = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+]
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what the apiserver's generateName uses
 
 
@@ -59,6 +64,8 @@ def build_node(
     control_plane: bool = False,
     unschedulable: bool = False,
     labels: dict[str, str] | None = None,
+    allocatable: dict[str, str] | None = None,
+    taints: list[Obj] | None = None,
 ) -> Obj:
     now = o.now_iso()
     node_labels = {
@@ -73,6 +80,7 @@ def build_node(
         node_labels["node-role.kubernetes.io/control-plane"] = ""
     node_labels.update(labels or {})
     capacity = {"cpu": "4", "ephemeral-storage": "102400Mi", "memory": "16393832Ki", "pods": "110"}
+    capacity.update({str(k): str(v) for k, v in (allocatable or {}).items()})
 
     def cond(ctype: str, status: str, reason: str, message: str) -> Obj:
         return {
@@ -95,7 +103,11 @@ def build_node(
                 "volumes.kubernetes.io/controller-managed-attach-detach": "true",
             },
         ),
-        "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"]},
+        "spec": {
+            "podCIDR": f"10.244.{index}.0/24",
+            "podCIDRs": [f"10.244.{index}.0/24"],
+            **({"taints": [dict(t) for t in taints]} if taints else {}),
+        },
         "status": {
             "capacity": capacity,
             "allocatable": dict(capacity),
@@ -128,6 +140,36 @@ def build_node(
     }
     set_node_unschedulable(node, unschedulable)
     return node
+
+
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+
+
+def set_node_ready(node: Obj, ready: bool) -> None:
+    """The kubelet's Ready condition and the not-ready taint the node lifecycle controller keeps in step with it.
+
+    A node coming back Ready has rebooted: it reports a new status.nodeInfo.bootID, as a kubelet does.
+    """
+    now = o.now_iso()
+    for condition in node["status"]["conditions"]:
+        if condition["type"] == "Ready":
+            condition.update(
+                status="True" if ready else "False",
+                reason="KubeletReady" if ready else "KubeletNotReady",
+                message="kubelet is posting ready status" if ready else "container runtime is down",
+                lastHeartbeatTime=now,
+                lastTransitionTime=now,
+            )
+    spec = node["spec"]
+    taints = [t for t in spec.get("taints") or [] if t.get("key") != NOT_READY_TAINT]
+    if ready:
+        node["status"]["nodeInfo"]["bootID"] = o.new_uid()
+    else:
+        taints.append({"key": NOT_READY_TAINT, "effect": "NoSchedule", "timeAdded": now})
+    if taints:
+        spec["taints"] = taints
+    else:
+        spec.pop("taints", None)
 
 
 def set_node_unschedulable(node: Obj, unschedulable: bool) -> None:
@@ -165,6 +207,8 @@ def build_pod(
     generate_name: str | None = None,
     uid: str | None = None,
     created: str | None = None,
+    requests: dict[str, str] | None = None,
+    node_selector: dict[str, str] | None = None,
 ) -> Obj:
     now = o.now_iso()
     volumes: list[Obj] = [
@@ -188,7 +232,7 @@ def build_pod(
                 "name": container,
                 "image": image,
                 "imagePullPolicy": "IfNotPresent",
-                "resources": {},
+                "resources": {"requests": dict(requests)} if requests else {},
                 "volumeMounts": mounts,
                 "terminationMessagePath": "/dev/termination-log",
                 "terminationMessagePolicy": "File",
@@ -205,22 +249,10 @@ def build_pod(
         "priority": 0,
         "enableServiceLinks": True,
         "preemptionPolicy": "PreemptLowerPriority",
-        "tolerations": tolerations
-        or [
-            {
-                "key": "node.kubernetes.io/not-ready",
-                "operator": "Exists",
-                "effect": "NoExecute",
-                "tolerationSeconds": 300,
-            },
-            {
-                "key": "node.kubernetes.io/unreachable",
-                "operator": "Exists",
-                "effect": "NoExecute",
-                "tolerationSeconds": 300,
-            },
-        ],
+        "tolerations": [dict(t) for t in tolerations or DEFAULT_TOLERATIONS],
     }
+    if node_selector:
+        spec["nodeSelector"] = dict(node_selector)
     if node:
         spec["nodeName"] = node
     extra: Obj = {"labels": labels or {}, "annotations": annotations or {}, "uid": uid, "creationTimestamp": created}
@@ -236,6 +268,8 @@ def build_pod(
         "status": {"phase": phase, "qosClass": "BestEffort", "conditions": []},
     }
     status = pod["status"]
+    if requests:
+        status["qosClass"] = "Burstable"
     if node is None:
         status["conditions"] = [
             o.condition("PodScheduled", False, "Unschedulable", "0/3 nodes are available: no schedulable node.")
@@ -313,14 +347,22 @@ def build_workload(
     grace: int = 30,
     image: str = "registry.k8s.io/pause:3.9",
     empty_dir: bool = False,
+    requests: dict[str, str] | None = None,
+    node_selector: dict[str, str] | None = None,
+    tolerations: list[Obj] | None = None,
 ) -> Obj:
+    resources = {"requests": {str(k): str(v) for k, v in requests.items()}} if requests else {}
     template: Obj = {
         "metadata": {"labels": dict(labels)},
         "spec": {
-            "containers": [{"name": "main", "image": image, "resources": {}}],
+            "containers": [{"name": "main", "image": image, "resources": resources}],
             "terminationGracePeriodSeconds": grace,
         },
     }
+    if node_selector:
+        template["spec"]["nodeSelector"] = {str(k): str(v) for k, v in node_selector.items()}
+    if tolerations:
+        template["spec"]["tolerations"] = [dict(t) for t in tolerations]
     if empty_dir:
         template["spec"]["volumes"] = [{"name": "scratch", "emptyDir": {}}]
     spec: Obj = {"selector": {"matchLabels": dict(labels)}, "template": template}

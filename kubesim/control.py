@@ -27,6 +27,7 @@ HELP = {
     '"unhealthyPodEvictionPolicy"?}',
     "POST /_kubesim/pod": '{"namespace", "name", "ready"?, "phase"?}',
     "POST /_kubesim/reconcile": "run the controllers once now",
+    "POST /_kubesim/reboot": '{"node", "downSeconds"?: 5} -> NotReady now, Ready with a new bootID after downSeconds',
 }
 
 
@@ -106,6 +107,8 @@ def _route(sim: Simulator, method: str, route: str, data: Obj) -> tuple[int, Any
         return 200, sim.set_pdb(data["namespace"], data["name"], hold=data.get("hold"), **kwargs)
     if route == "pod" and method == "POST":
         return 200, sim.set_pod(data["namespace"], data["name"], ready=data.get("ready"), phase=data.get("phase"))
+    if route == "reboot" and method == "POST":
+        return 200, sim.reboot_node(str(data["node"]), down_seconds=float(data.get("downSeconds", 5.0)))
     if route == "reconcile" and method == "POST":
         sim.reconcile()
         return 200, {"reconciled": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter, defaultdict
 from typing import Any
@@ -29,9 +30,89 @@ def schedulable_nodes(store: Store) -> list[Obj]:
     ]
 
 
-def pick_node(store: Store, counts: Counter[str] | None = None) -> Obj | None:
-    """The schedulable node with the fewest pods, like a spreading scheduler."""
-    candidates = schedulable_nodes(store)
+_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+_UNITS = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+_UNITS.update({unit: 2.0 ** (10 * (i + 1)) for i, unit in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))})
+BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
+
+
+def quantity(text: Any) -> float:
+    """The API server's reading of a resource quantity ("250m", "1Gi", "2"); junk reads as 0."""
+    match = _QUANTITY.match(str(text).strip())
+    if match is None:
+        return 0.0
+    number, suffix = float(match[1]), match[2] or ""
+    if suffix[:1] in ("e", "E") and len(suffix) > 1:
+        return number * 10 ** int(suffix[1:])
+    return number * _UNITS.get(suffix, 1.0)
+
+
+def pod_requests(spec: Obj) -> tuple[float, float]:
+    """CPU (cores) and memory (bytes) the containers of a pod spec request (kubesim's pods have no init steps)."""
+    cpu = memory = 0.0
+    for container in spec.get("containers") or []:
+        requests = (container.get("resources") or {}).get("requests") or {}
+        cpu += quantity(requests.get("cpu", "0"))
+        memory += quantity(requests.get("memory", "0"))
+    return cpu, memory
+
+
+def tolerates(tolerations: list[Obj], taint: Obj) -> bool:
+    for t in tolerations:
+        if t.get("effect") and t["effect"] != taint.get("effect"):
+            continue
+        if t.get("key") and t["key"] != taint.get("key"):
+            continue
+        if t.get("operator") == "Exists" or (t.get("key") and t.get("value", "") == taint.get("value", "")):
+            return True
+    return False
+
+
+def may_run(spec: Obj, node: Obj) -> bool:
+    """The scheduler's filters kubesim models: nodeSelector and NoSchedule/NoExecute taints."""
+    labels = node["metadata"].get("labels") or {}
+    if any(labels.get(k) != v for k, v in (spec.get("nodeSelector") or {}).items()):
+        return False
+    tolerations = spec.get("tolerations") or []
+    return all(
+        t.get("effect") not in BLOCKING_EFFECTS or tolerates(tolerations, t)
+        for t in node["spec"].get("taints") or []
+        if t.get("key") != "node.kubernetes.io/unschedulable"  # cordoned nodes are left out already
+    )
+
+
+def _free(store: Store) -> dict[str, list[float]]:
+    """Each node's allocatable CPU and memory less what its unfinished pods request."""
+    free = {
+        n["metadata"]["name"]: [
+            quantity((n["status"].get("allocatable") or {}).get("cpu", "0")),
+            quantity((n["status"].get("allocatable") or {}).get("memory", "0")),
+        ]
+        for n in store.list("nodes")
+    }
+    for pod in store.list("pods"):
+        name = pod["spec"].get("nodeName")
+        if name in free and pod["status"].get("phase") not in ("Succeeded", "Failed"):
+            cpu, memory = pod_requests(pod["spec"])
+            free[name][0] -= cpu
+            free[name][1] -= memory
+    return free
+
+
+def pick_node(store: Store, counts: Counter[str] | None = None, spec: Obj | None = None) -> Obj | None:
+    """The schedulable node with the fewest pods among those the pod may run on and has room on (None: Pending).
+
+    Room is only checked for pods that request resources, so the large generated scenarios (no requests) never pay
+    for adding up every pod's requests.
+    """
+    spec = spec or {}
+    candidates = [n for n in schedulable_nodes(store) if may_run(spec, n)]
+    cpu, memory = pod_requests(spec)
+    if candidates and (cpu or memory):
+        free = _free(store)
+        candidates = [
+            n for n in candidates if free[n["metadata"]["name"]][0] >= cpu and free[n["metadata"]["name"]][1] >= memory
+        ]
     if not candidates:
         return None
     if counts is None:
@@ -61,7 +142,7 @@ def create_workload_pod(
         labels["statefulset.kubernetes.io/pod-name"] = name
         labels["apps.kubernetes.io/pod-index"] = name.rsplit("-", 1)[-1]
     container = tmpl["spec"]["containers"][0]
-    tolerations = None
+    tolerations = [*tmpl["spec"]["tolerations"], *b.DEFAULT_TOLERATIONS] if tmpl["spec"].get("tolerations") else None
     if kind == "DaemonSet":
         # DaemonSet pods tolerate cordoned nodes, which is why drain must skip them.
         tolerations = [
@@ -90,6 +171,8 @@ def create_workload_pod(
         generate_name=None if kind == "StatefulSet" else f"{workload['metadata']['name']}-",
         uid=uid,
         created=created,
+        requests=(container.get("resources") or {}).get("requests"),
+        node_selector=tmpl["spec"].get("nodeSelector"),
     )
     if node is not None and not ready and not wsim.never_ready:
         store.pod_sim[pod["metadata"]["uid"]] = PodSim(
@@ -130,6 +213,7 @@ def reconcile(store: Store) -> None:
     with store.lock:
         now = monotonic()
         _kubelet(store, now)
+        _reboots(store, now)
         if store.dirty_namespaces:
             dirty = set(store.dirty_namespaces)
             store.dirty_namespaces.clear()
@@ -160,6 +244,18 @@ def _kubelet(store: Store, now: float) -> None:
             store.pod_sim.pop(uid, None)
 
 
+def _reboots(store: Store, now: float) -> None:
+    """A rebooting node comes back Ready, with a new bootID, when its downtime is over."""
+    for name, ready_at in list(store.reboots.items()):
+        if now < ready_at:
+            continue
+        del store.reboots[name]
+        node = store.get("nodes", "", name)
+        if node is not None:
+            b.set_node_ready(node, True)
+            store.modified("nodes", node)
+
+
 def _owned_pods(store: Store, namespaces: set[str]) -> dict[str, list[Obj]]:
     owned: dict[str, list[Obj]] = defaultdict(list)
     for ns in namespaces:
@@ -187,7 +283,7 @@ def _workloads(store: Store, dirty: set[str]) -> None:
                     if counts is None:
                         counts = Counter(p["spec"].get("nodeName") for p in store.list("pods"))
                     name = f"{wl['metadata']['name']}-{b.random_suffix()}"
-                    create_workload_pod(store, wl, name, pick_node(store, counts))
+                    create_workload_pod(store, wl, name, pick_node(store, counts, wl["spec"]["template"]["spec"]))
             else:
                 # A StatefulSet waits until the old pod is gone, then reuses its name.
                 for i in range(replicas):
@@ -195,7 +291,7 @@ def _workloads(store: Store, dirty: set[str]) -> None:
                     if store.get("pods", ns, name) is None:
                         if counts is None:
                             counts = Counter(p["spec"].get("nodeName") for p in store.list("pods"))
-                        create_workload_pod(store, wl, name, pick_node(store, counts))
+                        create_workload_pod(store, wl, name, pick_node(store, counts, wl["spec"]["template"]["spec"]))
     for ds in store.list("daemonsets"):
         ns = ds["metadata"]["namespace"]
         if ns not in dirty:
@@ -241,9 +337,9 @@ def _schedule_pending(store: Store) -> None:
         wl = store.get(resource, pod["metadata"]["namespace"], ref["name"]) if resource and ref else None
         if wl is None:
             continue  # bare pending pods stay pending
-        node = pick_node(store, counts)
+        node = pick_node(store, counts, wl["spec"]["template"]["spec"])
         if node is None:
-            return
+            continue  # no room for this one; a smaller or differently placed pod may still fit
         # Same pod, now bound to a node: keep its identity.
         create_workload_pod(
             store,

@@ -170,18 +170,20 @@ def _populate(store: Store, spec: Obj) -> None:
                 control_plane=bool(entry.get("controlPlane")),
                 unschedulable=bool(entry.get("unschedulable")),
                 labels=entry.get("labels"),
+                allocatable=entry.get("allocatable"),
+                taints=entry.get("taints"),
             ),
         )
     counts: Counter[str] = Counter()
 
-    def placement(wanted: str | None) -> Obj | None:
+    def placement(wanted: str | None, spec: Obj | None = None) -> Obj | None:
         if wanted:
             node = store.get("nodes", "", wanted)
             if node is None:
                 raise ScenarioError(f"unknown node {wanted!r}")
             counts[wanted] += 1
             return node
-        return pick_node(store, counts)
+        return pick_node(store, counts, spec)
 
     for entry in spec.get("workloads") or []:
         kind, ns, name = entry["kind"], entry["namespace"], entry["name"]
@@ -197,6 +199,9 @@ def _populate(store: Store, spec: Obj) -> None:
             grace=int(entry.get("terminationGracePeriodSeconds", 30)),
             image=entry.get("image", "registry.k8s.io/pause:3.9"),
             empty_dir=bool(entry.get("emptyDir")),
+            requests=entry.get("requests"),
+            node_selector=entry.get("nodeSelector"),
+            tolerations=entry.get("tolerations"),
         )
         store.put(b.WORKLOAD_KINDS[kind], wl)
         store.workloads[(kind, ns, name)] = WorkloadSim(
@@ -212,7 +217,8 @@ def _populate(store: Store, spec: Obj) -> None:
             targets = []
             for i in range(replicas):
                 pod_name = f"{name}-{i}" if kind == "StatefulSet" else f"{name}-{b.random_suffix(rng)}"
-                targets.append((pod_name, placement(wanted[i] if i < len(wanted) else None)))
+                node = placement(wanted[i] if i < len(wanted) else None, wl["spec"]["template"]["spec"])
+                targets.append((pod_name, node))
         for i, (pod_name, node) in enumerate(targets):
             pod = create_workload_pod(store, wl, pod_name, node, ready=i not in not_ready)
             if i in not_ready:
@@ -255,7 +261,10 @@ def _bare_pod(store: Store, entry: Obj, placement: Any, ensure_ns: Any) -> None:
     ns, name = entry["namespace"], entry["name"]
     ensure_ns(ns)
     phase = entry.get("phase", "Running")
-    node = placement(entry.get("node")) if phase != "Pending" else None
+    scheduling = {"nodeSelector": entry.get("nodeSelector"), "tolerations": entry.get("tolerations")}
+    if entry.get("requests"):
+        scheduling["containers"] = [{"resources": {"requests": entry["requests"]}}]
+    node = placement(entry.get("node"), scheduling) if phase != "Pending" else None
     annotations = dict(entry.get("annotations") or {})
     owner = None
     if entry.get("mirror"):
@@ -294,6 +303,9 @@ def _bare_pod(store: Store, entry: Obj, placement: Any, ensure_ns: Any) -> None:
         grace=int(entry.get("terminationGracePeriodSeconds", 30)),
         empty_dir=bool(entry.get("emptyDir")),
         image=entry.get("image", "registry.k8s.io/pause:3.9"),
+        requests=entry.get("requests"),
+        node_selector=entry.get("nodeSelector"),
+        tolerations=[*entry["tolerations"], *b.DEFAULT_TOLERATIONS] if entry.get("tolerations") else None,
     )
     store.put("pods", pod)
     if entry.get("mirror"):

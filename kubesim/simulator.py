@@ -406,6 +406,22 @@ class Simulator:
                 "held": key in store.held_pdbs,
             }
 
+    def reboot_node(self, name: str, *, down_seconds: float = 5.0) -> Obj:
+        """Reboot a node: NotReady (tainted not-ready) at once, then Ready with a new bootID after `down_seconds`
+        of simulated time. Its pods stay where they are, as after a kubelet restart."""
+        if float(down_seconds) < 0:
+            raise ValueError("downSeconds must not be negative")
+        store = self.store
+        with store.lock:
+            node = store.get("nodes", "", name)
+            if node is None:
+                raise KeyError(f"node {name} not found")
+            boot_id = node["status"]["nodeInfo"]["bootID"]
+            b.set_node_ready(node, False)
+            store.modified("nodes", node)
+            store.reboots[name] = monotonic() + store.real_seconds(float(down_seconds))
+            return {"node": name, "bootID": boot_id, "downSeconds": float(down_seconds)}
+
     def set_pod(self, namespace: str, name: str, *, ready: bool | None = None, phase: str | None = None) -> Obj:
         store = self.store
         with store.lock:
@@ -445,6 +461,9 @@ class Simulator:
                     {
                         "name": n["metadata"]["name"],
                         "unschedulable": bool(n["spec"].get("unschedulable")),
+                        "ready": o.is_pod_ready(n),  # a node's Ready condition has a pod's shape
+                        "bootID": n["status"]["nodeInfo"].get("bootID", ""),
+                        "rebooting": n["metadata"]["name"] in store.reboots,
                         "pods": per_node.get(n["metadata"]["name"], 0),
                     }
                     for n in store.list("nodes")

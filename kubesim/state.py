@@ -84,6 +84,7 @@ class Store:
     held_pdbs: set[Key] = field(default_factory=set)  # never processed by the controller
     disrupted: dict[Key, dict[str, float]] = field(default_factory=dict)  # pdb -> pod -> mono
     static_pods: dict[Key, Obj] = field(default_factory=dict)  # mirror pods to recreate
+    reboots: dict[str, float] = field(default_factory=dict)  # node name -> monotonic time it is Ready again
     dirty_namespaces: set[str] = field(default_factory=set)
     scenario_name: str = ""
     generation: int = 0  # bumped when a scenario is (re)loaded; closes open watches
@@ -156,6 +157,7 @@ class Store:
         self.held_pdbs.clear()
         self.disrupted.clear()
         self.static_pods.clear()
+        self.reboots.clear()
         self.dirty_namespaces.clear()
         self.rv += 1
         self.history_floor = self.rv

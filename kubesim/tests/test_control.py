@@ -10,7 +10,7 @@ import time
 import pytest
 
 from kubesim import Simulator
-from kubesim.tests.conftest import Raw, eviction_body, pod_named
+from kubesim.tests.conftest import Raw, eviction_body, pod_named, wait_until
 
 
 def control(raw: Raw, method: str, route: str, body: object = None) -> tuple[int, dict]:
@@ -118,3 +118,60 @@ def test_runtime_knobs(raw: Raw, demo: Simulator) -> None:
 def test_control_api_bodies_must_be_json(raw: Raw) -> None:
     code, _, body = raw.request("POST", "/_kubesim/faults", b"{nope", token=False)
     assert code == 400 and "invalid JSON" in json.dumps(body)
+
+
+def test_a_rebooted_node_is_not_ready_for_a_moment_then_ready_with_a_new_boot_id(raw: Raw, demo: Simulator) -> None:
+    before = raw.request("GET", "/api/v1/nodes/node-2")[2]
+    old_boot = before["status"]["nodeInfo"]["bootID"]
+    code, answer = control(raw, "POST", "reboot", {"node": "node-2", "downSeconds": 10})  # 1 s at time scale 10
+    assert code == 200 and answer == {"node": "node-2", "bootID": old_boot, "downSeconds": 10.0}
+    down = raw.request("GET", "/api/v1/nodes/node-2")[2]
+    ready = next(c for c in down["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "KubeletNotReady"
+    assert {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}.items() <= down["spec"]["taints"][0].items()
+    assert down["status"]["nodeInfo"]["bootID"] == old_boot
+    assert [n["rebooting"] for n in demo.state()["nodes"] if n["name"] == "node-2"] == [True]
+
+    def back() -> dict | None:
+        node = raw.request("GET", "/api/v1/nodes/node-2")[2]
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+        return node if ready else None
+
+    up = wait_until(back, timeout=10)
+    assert up["status"]["nodeInfo"]["bootID"] not in ("", old_boot)
+    assert "taints" not in up["spec"]
+    state = next(n for n in demo.state()["nodes"] if n["name"] == "node-2")
+    assert state["ready"] and not state["rebooting"] and state["bootID"] == up["status"]["nodeInfo"]["bootID"]
+
+
+def test_a_cordoned_node_stays_cordoned_through_its_reboot(raw: Raw, demo: Simulator) -> None:
+    raw.request(
+        "PATCH",
+        "/api/v1/nodes/node-3",
+        {"spec": {"unschedulable": True}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert control(raw, "POST", "reboot", {"node": "node-3", "downSeconds": 0})[0] == 200
+    demo.reconcile()
+    node = raw.request("GET", "/api/v1/nodes/node-3")[2]
+    assert node["spec"]["unschedulable"] is True
+    assert [t["key"] for t in node["spec"]["taints"]] == ["node.kubernetes.io/unschedulable"]
+    assert any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+
+
+def test_a_reboot_is_watched_as_node_changes(raw: Raw, demo: Simulator) -> None:
+    nodes = raw.request("GET", "/api/v1/nodes")[2]
+    version = int(nodes["metadata"]["resourceVersion"])
+    control(raw, "POST", "reboot", {"node": "node-1", "downSeconds": 0})
+    demo.reconcile()
+    events = [e for e in demo.store.events_since(version) if e.resource == "nodes"]
+    readiness = [next(c["status"] for c in e.obj["status"]["conditions"] if c["type"] == "Ready") for e in events]
+    assert readiness == ["False", "True"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [({"node": "node-99"}, 404), ({}, 404), ({"node": "node-1", "downSeconds": -1}, 400)],
+)
+def test_a_reboot_of_no_such_node_or_with_negative_downtime_is_refused(raw: Raw, body: dict, code: int) -> None:
+    assert control(raw, "POST", "reboot", body)[0] == code
