@@ -398,3 +398,36 @@ def test_the_capacity_plan_when_not_one_node_fits():
     nodes = [node("n1", cpu_requested=Decimal(2)), node("n2", cpu_requested=Decimal(4))]
     plan = capacity_plan(["n1", "n2"], 1, TWO_EACH, nodes)
     assert plan.words() == "n1: 2 pods (2 CPU, 2Gi memory) would stay Pending; not even one node at a time fits"
+
+
+# ---- from a cluster read over HTTPS ---------------------------------------------------------------------------------
+
+
+def test_the_pools_scenario_read_through_kube_does_not_fit_two_blue_nodes_at_a_time():
+    from clusters import kube
+    from clusters.models import Credentials
+    from kubesim import Simulator
+
+    with Simulator(scenario="pools") as sim:
+        endpoint = kube.Endpoint(sim.url, sim.ca_pem, Credentials(token=sim.token))
+        blue = sorted(node.name for node in kube.list_nodes(endpoint, "cloud.google.com/gke-nodepool=blue"))
+        nodes, pods = kube.list_nodes(endpoint), kube.list_pods(endpoint)
+    rooms = node_rooms(nodes, pods)
+    # What a drain evicts: not DaemonSet pods (nor mirror pods, of which the blue nodes have none).
+    evicted = {
+        name: [
+            PodNeeds.from_pod(pod)
+            for pod in pods
+            if pod.node == name and not pod.mirror and (pod.controller is None or pod.controller.kind != "DaemonSet")
+        ]
+        for name in blue
+    }
+    assert blue == ["blue-1", "blue-2", "blue-3", "blue-4"]
+    assert {room.name: room.cpu_free for room in rooms if room.name in blue} == dict.fromkeys(blue, Decimal(1))
+    assert next(room for room in rooms if room.name == "cp-1").taints == (
+        Taint("node-role.kubernetes.io/control-plane", "", "NoSchedule"),
+    )
+    assert capacity_plan(blue, 1, evicted, rooms).words() == "fits"
+    assert capacity_plan(blue, 2, evicted, rooms).words() == (
+        "blue-1, blue-2: 4 pods (4 CPU, 6Gi memory) would stay Pending; at most 1 node at a time fit"
+    )
